@@ -1,0 +1,345 @@
+"""Driving cells over time: ``scan``, ``bidirectional`` and ``stacked`` layers.
+
+Time is the leading axis: ``xs [T, ..., F]`` gives ``ys [T, ..., H]``; any batch
+dimensions sit between time and features. ``jax.vmap`` over a batch-first
+array and a direct call on ``[T, B, F]`` agree.
+
+Padding is on the right. With ``lengths`` (shape ``[...]``, the batch shape),
+outputs at and past a sequence's length are zero and the returned carry is the
+carry after its last real step. ``reverse=True`` walks only the real steps
+backwards (padding stays at the end), as a backward RNN over a padded batch needs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from seqjax.cells import Cell, input_size_of
+
+Array = jax.Array
+
+__all__ = [
+    "scan",
+    "bidirectional",
+    "init_bidirectional",
+    "BidirectionalParams",
+    "BidirectionalCarry",
+    "MERGE_MODES",
+    "stacked",
+    "init_stacked",
+    "output_size",
+]
+
+
+def _check_xs(xs: Array, params: Any) -> None:
+    if xs.ndim < 2:
+        raise ValueError(
+            f"xs must have shape [T, ..., F] (time first, features last); got shape "
+            f"{tuple(xs.shape)}. For a single feature per step use xs[:, None]."
+        )
+    if hasattr(params, "kernel"):
+        expected = input_size_of(params)
+        if xs.shape[-1] != expected:
+            raise ValueError(
+                f"xs must have feature size {expected} (params.kernel has shape "
+                f"{tuple(params.kernel.shape)}); got xs of shape {tuple(xs.shape)}. "
+                f"Re-init the params with input_size={xs.shape[-1]} or fix the feature axis."
+            )
+
+
+def _check_carry(cell: Cell, carry: Any, batch_shape: tuple[int, ...], dtype: Any) -> None:
+    expected = jax.eval_shape(lambda: cell.initial_carry(batch_shape, dtype))
+    got_def, want_def = jax.tree.structure(carry), jax.tree.structure(expected)
+    if got_def != want_def:
+        raise TypeError(
+            f"carry must have the structure of cell.initial_carry(): {want_def}; got "
+            f"{got_def}. Build it with cell.initial_carry(batch_shape={batch_shape})."
+        )
+    for got, want in zip(jax.tree.leaves(carry), jax.tree.leaves(expected)):
+        if tuple(jnp.shape(got)) != tuple(want.shape):
+            raise ValueError(
+                f"carry leaves must have shape {tuple(want.shape)} for xs with batch shape "
+                f"{batch_shape}; got {tuple(jnp.shape(got))}. "
+                f"Build it with cell.initial_carry(batch_shape={batch_shape})."
+            )
+
+
+def _check_lengths(lengths: Any, num_steps: int, batch_shape: tuple[int, ...]) -> Array:
+    lengths = jnp.asarray(lengths)
+    if not jnp.issubdtype(lengths.dtype, jnp.integer):
+        raise TypeError(
+            f"lengths must be integers (the number of real steps of each sequence); got "
+            f"dtype {lengths.dtype}. Cast with lengths.astype(jnp.int32)."
+        )
+    if lengths.shape != batch_shape:
+        try:
+            lengths = jnp.broadcast_to(lengths, batch_shape)
+        except ValueError:
+            raise ValueError(
+                f"lengths must have the batch shape of xs, {batch_shape} (xs is [T, *batch, F]); "
+                f"got shape {tuple(lengths.shape)}. Pass one length per sequence."
+            ) from None
+    try:
+        concrete = np.asarray(lengths)
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        return lengths  # traced: values are only known at run time
+    if concrete.size and (concrete.min() < 0 or concrete.max() > num_steps):
+        raise ValueError(
+            f"lengths must lie in [0, T] = [0, {num_steps}]; got values from "
+            f"{concrete.min()} to {concrete.max()}. Clip them or pad xs to the longest sequence."
+        )
+    return lengths
+
+
+def _flip_padded(xs: Array, lengths: Array) -> Array:
+    """Reverses the first ``lengths`` steps of each sequence, leaving padding in place.
+
+    ``xs [T, *B, ...]``, ``lengths [*B]``. The map is its own inverse.
+    """
+    steps = jnp.arange(xs.shape[0]).reshape((-1,) + (1,) * lengths.ndim)
+    index = jnp.where(steps < lengths, lengths - 1 - steps, steps)
+    index = index.reshape(index.shape + (1,) * (xs.ndim - index.ndim))
+    return jnp.take_along_axis(xs, index, axis=0)
+
+
+def _where_batch(mask: Array, new: Array, old: Array) -> Array:
+    mask = mask.reshape(mask.shape + (1,) * (jnp.ndim(new) - mask.ndim))
+    return jnp.where(mask, new, old)
+
+
+def scan(
+    cell: Cell,
+    params: Any,
+    xs: Array,
+    *,
+    carry: Any = None,
+    lengths: Array | None = None,
+    reverse: bool = False,
+    unroll: int | bool = 1,
+) -> tuple[Any, Array]:
+    """Runs ``cell`` over the leading (time) axis of ``xs`` with ``lax.scan``.
+
+    Args:
+      cell: a :class:`~seqjax.cells.Cell`.
+      params: the cell's params.
+      xs: inputs ``[T, *B, F]``.
+      carry: initial carry with leaves ``[*B, H]``; zeros when ``None``.
+      lengths: integer ``[*B]`` number of real (left-aligned) steps per sequence,
+        in ``[0, T]``; ``None`` means all ``T`` steps are real.
+      reverse: walk the real steps from last to first; outputs stay at their
+        original positions.
+      unroll: passed to ``lax.scan``.
+
+    Returns:
+      ``(final_carry, ys)`` with ``ys [T, *B, H]``; with ``lengths``, outputs past
+      each length are zero and ``final_carry`` is the carry after the last real step.
+    """
+    xs = jnp.asarray(xs)
+    _check_xs(xs, params)
+    num_steps, batch_shape = xs.shape[0], tuple(xs.shape[1:-1])
+    dtype = jnp.result_type(*(leaf.dtype for leaf in jax.tree.leaves(params)[:1]), xs.dtype)
+    if not jnp.issubdtype(dtype, jnp.inexact):
+        dtype = jnp.float32
+    if carry is None:
+        carry = cell.initial_carry(batch_shape, dtype)
+    else:
+        _check_carry(cell, carry, batch_shape, dtype)
+
+    def step(c: Any, x: Array) -> tuple[Any, Array]:
+        return cell.apply(params, c, x)
+
+    if lengths is None:
+        return lax.scan(step, carry, xs, reverse=reverse, unroll=unroll)
+
+    lengths = _check_lengths(lengths, num_steps, batch_shape)
+    if reverse:
+        xs = _flip_padded(xs, lengths)
+
+    def masked_step(c: Any, inputs: tuple[Array, Array]) -> tuple[Any, Array]:
+        t, x = inputs
+        new_c, y = step(c, x)
+        real = t < lengths
+        new_c = jax.tree.map(lambda n, o: _where_batch(real, n, o), new_c, c)
+        return new_c, _where_batch(real, y, jnp.zeros_like(y))
+
+    carry, ys = lax.scan(masked_step, carry, (jnp.arange(num_steps), xs), unroll=unroll)
+    if reverse:
+        ys = _flip_padded(ys, lengths)
+    return carry, ys
+
+
+def output_size(cell: Cell, params: Any, input_size: int) -> int:
+    """The feature size ``H`` of ``cell``'s outputs, from shapes alone (no FLOPs)."""
+    y = jax.eval_shape(
+        lambda p: cell.apply(p, cell.initial_carry(()), jnp.zeros((input_size,)))[1], params
+    )
+    return y.shape[-1]
+
+
+# --- bidirectional -----------------------------------------------------------------
+
+
+class BidirectionalParams(NamedTuple):
+    """Params of the forward and the backward cell."""
+
+    forward: Any
+    backward: Any
+
+
+class BidirectionalCarry(NamedTuple):
+    """Final carries of the forward and the backward pass."""
+
+    forward: Any
+    backward: Any
+
+
+MERGE_MODES = {
+    "concat": lambda f, b: jnp.concatenate([f, b], axis=-1),
+    "sum": lambda f, b: f + b,
+    "mean": lambda f, b: (f + b) / 2,
+    "ave": lambda f, b: (f + b) / 2,  # Keras's name for "mean"
+    "mul": lambda f, b: f * b,
+}
+
+
+def init_bidirectional(
+    key: Array,
+    cell: Cell,
+    input_size: int,
+    *,
+    backward_cell: Cell | None = None,
+    dtype: Any = jnp.float32,
+) -> BidirectionalParams:
+    """Initialises independent forward and backward params."""
+    k_fwd, k_bwd = jax.random.split(key)
+    return BidirectionalParams(
+        forward=cell.init(k_fwd, input_size, dtype),
+        backward=(backward_cell or cell).init(k_bwd, input_size, dtype),
+    )
+
+
+def bidirectional(
+    cell: Cell,
+    params: BidirectionalParams,
+    xs: Array,
+    *,
+    backward_cell: Cell | None = None,
+    lengths: Array | None = None,
+    merge: str | None = "concat",
+    carry: BidirectionalCarry | None = None,
+    unroll: int | bool = 1,
+) -> tuple[BidirectionalCarry, Any]:
+    """Forward and backward passes over the same (padded) batch, outputs merged.
+
+    Args:
+      cell: the forward cell (and the backward one unless ``backward_cell``).
+      params: :class:`BidirectionalParams`.
+      xs: ``[T, *B, F]``.
+      backward_cell: a different cell for the backward direction.
+      lengths: ``[*B]``; the backward pass walks only the real steps.
+      merge: ``"concat"`` (``[T, *B, 2H]``), ``"sum"``, ``"mean"`` (alias ``"ave"``),
+        ``"mul"`` (``[T, *B, H]``), or ``None`` for the pair ``(ys_fwd, ys_bwd)``.
+      carry: optional :class:`BidirectionalCarry` of initial carries.
+      unroll: passed to ``lax.scan``.
+
+    Returns:
+      ``(BidirectionalCarry(forward, backward), ys)``.
+    """
+    if merge is not None and merge not in MERGE_MODES:
+        raise ValueError(
+            f"merge={merge!r} is not a merge mode; expected one of {sorted(MERGE_MODES)} or None."
+        )
+    if not isinstance(params, BidirectionalParams):
+        raise TypeError(
+            f"params must be a BidirectionalParams(forward, backward); got {type(params).__name__}. "
+            "Build it with sj.init_bidirectional(key, cell, input_size)."
+        )
+    if carry is not None and not isinstance(carry, BidirectionalCarry):
+        raise TypeError(
+            f"carry must be a BidirectionalCarry(forward, backward) or None; got "
+            f"{type(carry).__name__}."
+        )
+    fwd_carry, ys_fwd = scan(
+        cell, params.forward, xs, lengths=lengths, unroll=unroll,
+        carry=None if carry is None else carry.forward,
+    )
+    bwd_carry, ys_bwd = scan(
+        backward_cell or cell, params.backward, xs, lengths=lengths, reverse=True, unroll=unroll,
+        carry=None if carry is None else carry.backward,
+    )
+    merged = (ys_fwd, ys_bwd) if merge is None else MERGE_MODES[merge](ys_fwd, ys_bwd)
+    return BidirectionalCarry(fwd_carry, bwd_carry), merged
+
+
+# --- stacked -------------------------------------------------------------------------
+
+
+def _check_cells(cells: Sequence[Cell]) -> tuple[Cell, ...]:
+    cells = tuple(cells)
+    if not cells or not all(isinstance(c, Cell) for c in cells):
+        raise ValueError(
+            f"cells must be a non-empty sequence of Cell; got {cells!r}. "
+            "Example: [sj.cells.lstm(32), sj.cells.lstm(32)]."
+        )
+    return cells
+
+
+def init_stacked(
+    key: Array, cells: Sequence[Cell], input_size: int, *, dtype: Any = jnp.float32
+) -> tuple[Any, ...]:
+    """Initialises a stack: layer ``k + 1``'s input size is layer ``k``'s output size."""
+    cells = _check_cells(cells)
+    params = []
+    for cell, layer_key in zip(cells, jax.random.split(key, len(cells))):
+        layer_params = cell.init(layer_key, input_size, dtype)
+        params.append(layer_params)
+        input_size = output_size(cell, layer_params, input_size)
+    return tuple(params)
+
+
+def stacked(
+    cells: Sequence[Cell],
+    params: Sequence[Any],
+    xs: Array,
+    *,
+    lengths: Array | None = None,
+    carry: Sequence[Any] | None = None,
+    unroll: int | bool = 1,
+) -> tuple[tuple[Any, ...], Array]:
+    """Several recurrent layers, each one's output sequence feeding the next.
+
+    Like Keras layers with ``return_sequences=True`` stacked.
+
+    Args:
+      cells: the layers' cells, bottom first.
+      params: one params per cell (see :func:`init_stacked`).
+      xs: ``[T, *B, F]``.
+      lengths: ``[*B]``, applied to every layer.
+      carry: optional initial carry per layer.
+      unroll: passed to ``lax.scan``.
+
+    Returns:
+      ``(final carries, one per layer, ys of the top layer [T, *B, H_top])``.
+    """
+    cells = _check_cells(cells)
+    params = tuple(params)
+    if len(params) != len(cells):
+        raise ValueError(
+            f"params must hold one entry per cell ({len(cells)}); got {len(params)}. "
+            "Build them with sj.init_stacked(key, cells, input_size)."
+        )
+    carries = (None,) * len(cells) if carry is None else tuple(carry)
+    if len(carries) != len(cells):
+        raise ValueError(
+            f"carry must hold one carry per cell ({len(cells)}); got {len(carries)}."
+        )
+    finals = []
+    for cell, layer_params, layer_carry in zip(cells, params, carries):
+        final, xs = scan(cell, layer_params, xs, lengths=lengths, carry=layer_carry, unroll=unroll)
+        finals.append(final)
+    return tuple(finals), xs
