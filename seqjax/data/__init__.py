@@ -1,0 +1,120 @@
+"""Data sets by name: TF-free tensorflow-datasets builders and a grain input pipeline.
+
+    import seqjax.data as sjd
+    sjd.names()                                    # the known data sets
+    train = sjd.load("imdb_reviews", "train", manual_dir="../shared/data", num_words=10_000)
+    len(train), train[0]["ids"]                    # random access, what grain reads
+
+Prepared files go to ``data_dir`` (default ``$SEQJAX_DATA_DIR`` or
+``~/seqjax_datasets``); raw files are read from ``manual_dir`` (default
+``$SEQJAX_MANUAL_DIR``, laid out like ``../shared/data``) or downloaded.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from typing import Any
+
+from seqjax.data._builder import (
+    DATA_DIR_ENV,
+    MANUAL_DIR_ENV,
+    Builder,
+    default_data_dir,
+    default_manual_dir,
+)
+from seqjax.data.pipeline import (
+    batches,
+    check_token_ids,
+    class_weights,
+    oversample,
+    split_validation,
+    train_test_split,
+)
+
+# name -> (module, builder class)
+_REGISTRY: dict[str, tuple[str, str]] = {
+    "shape_curves": ("seqjax.data.shapes", "ShapeCurves"),
+    "shape_curves_lab": ("seqjax.data.shapes", "ShapeCurvesLab"),
+    "sst2_lab": ("seqjax.data.sst2_lab", "Sst2Lab"),
+    "imdb_reviews": ("seqjax.data.imdb", "ImdbReviews"),
+    "reuters46": ("seqjax.data.reuters", "Reuters46"),
+    "newsgroups20": ("seqjax.data.newsgroups", "Newsgroups20"),
+    "sms_spam": ("seqjax.data.sms_spam", "SmsSpam"),
+    "jena_weather": ("seqjax.data.jena", "JenaWeather"),
+}
+
+__all__ = [
+    "names",
+    "builder",
+    "load",
+    "batches",
+    "check_token_ids",
+    "class_weights",
+    "oversample",
+    "split_validation",
+    "train_test_split",
+    "MANUAL_DIR_ENV",
+    "DATA_DIR_ENV",
+]
+
+
+def names() -> list[str]:
+    """The registered data set names."""
+    return sorted(_REGISTRY)
+
+
+def _builder_class(name: str) -> type[Builder]:
+    if name not in _REGISTRY:
+        close = difflib.get_close_matches(str(name), _REGISTRY, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown data set {name!r}; known: {', '.join(names())}.{hint}")
+    module, cls = _REGISTRY[name]
+    return getattr(importlib.import_module(module), cls)
+
+
+def builder(
+    name: str,
+    *,
+    data_dir: str | None = None,
+    manual_dir: str | None = None,
+    download: bool = True,
+    **config: Any,
+) -> Builder:
+    """The prepared builder of data set ``name`` (prepared on first use, then reused).
+
+    Args:
+      name: one of :func:`names`.
+      data_dir: where prepared files live.
+      manual_dir: folder with the raw files, laid out like ``../shared/data``.
+      download: try the upstream address when the manual dir lacks a file.
+      **config: the data set's options (e.g. ``num_words=10_000`` for IMDB,
+        ``categories=("comp.graphics", "sci.med")`` for newsgroups20).
+    """
+    import tensorflow_datasets as tfds
+
+    cls = _builder_class(name)
+    config_cls = type(cls.BUILDER_CONFIGS[0])
+    try:
+        cfg = config_cls.from_kwargs(**config)
+    except ValueError as err:
+        raise ValueError(f"{name}: {err}") from None
+    # The default config is registered on the class; tfds wants it by name.
+    instance = cls(config="default" if cfg.name == "default" else cfg, data_dir=data_dir or default_data_dir(), file_format="array_record")
+    instance.allow_download = download
+    manual_dir = manual_dir or default_manual_dir()
+    instance.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+    return instance
+
+
+def load(name: str, split: str, **kwargs: Any):
+    """The random-access data source of ``split`` (``len()``, indexing), like ``tfds.load``.
+
+    Keyword arguments are those of :func:`builder`. Examples are dicts of NumPy
+    values (text as UTF-8 ``bytes``).
+    """
+    prepared = builder(name, **kwargs)
+    splits = sorted(prepared.info.splits)
+    if split not in splits:
+        raise ValueError(f"{name} has no split {split!r}; its splits are {splits}.")
+    return prepared.as_data_source(split)

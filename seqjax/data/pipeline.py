@@ -1,0 +1,177 @@
+"""The grain input pipeline: seeded per-epoch shuffling, batching, splits, balancing.
+
+Batches are dicts of NumPy arrays with fixed keys. Token ids are checked against
+the vocabulary here, at the data boundary: JAX clamps out-of-range gather
+indices silently, so an id past the embedding table would otherwise train on the
+wrong row without a word.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Mapping, Sequence
+
+import grain
+import numpy as np
+
+Example = Mapping[str, Any]
+
+
+class Subset:
+    """A random-access view of ``source`` at ``indices`` (``len()``, indexing)."""
+
+    def __init__(self, source: Any, indices: Sequence[int]):
+        self._source = source
+        self._indices = np.asarray(indices, np.int64)
+        if self._indices.size and (self._indices.min() < 0 or self._indices.max() >= len(source)):
+            raise ValueError(
+                f"indices must lie in [0, {len(source)}); got {self._indices.min()}..{self._indices.max()}."
+            )
+
+    def __len__(self) -> int:
+        return len(self._indices)
+
+    def __getitem__(self, index: int) -> Any:
+        return self._source[int(self._indices[index])]
+
+    @property
+    def indices(self) -> np.ndarray:
+        return self._indices
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """A 32-bit shuffle seed for ``epoch``, derived from the run's ``seed``."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+def check_token_ids(ids: np.ndarray, vocab_size: int, *, name: str = "ids") -> None:
+    """Raises ``ValueError`` if any id lies outside ``[0, vocab_size)``.
+
+    Args:
+      ids: integer array ``[B, T]`` (or any shape).
+      vocab_size: the number of embedding rows.
+      name: the batch key, for the message.
+    """
+    ids = np.asarray(ids)
+    bad = (ids < 0) | (ids >= vocab_size)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{name}: token id {int(ids[where])} at index {where} is outside [0, vocab_size={vocab_size}). "
+            f"The embedding has {vocab_size} rows: cap the vocabulary (num_words={vocab_size}) "
+            "or enlarge the embedding."
+        )
+
+
+def batches(
+    source: Any,
+    *,
+    batch_size: int,
+    seed: int = 0,
+    epoch: int = 0,
+    shuffle: bool = True,
+    drop_remainder: bool = False,
+    transform: Callable[[Example], Example] | None = None,
+    vocab_sizes: Mapping[str, int] | None = None,
+) -> grain.MapDataset:
+    """One epoch of batches of ``source`` as a grain ``MapDataset``.
+
+    The order is a deterministic function of ``(seed, epoch)``: every epoch is
+    reshuffled, and the same seed gives the same epochs. ``iter()`` of the result
+    is a grain iterator whose ``get_state()`` / ``set_state()`` resume mid-epoch.
+
+    Args:
+      source: a random-access data source (``len()``, indexing), e.g. from
+        :func:`seqjax.data.load`.
+      batch_size: examples per batch.
+      seed: the run's seed.
+      epoch: the epoch number (changes the shuffle).
+      shuffle: shuffle (training) or keep the order (evaluation).
+      drop_remainder: drop the last, smaller batch.
+      transform: per-example function returning a dict of NumPy arrays / scalars.
+      vocab_sizes: ``{batch key: vocabulary size}`` to check token ids against.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int; got {batch_size!r}.")
+    if len(source) == 0:
+        raise ValueError("source is empty: there is nothing to batch. Check the split and its filters.")
+    dataset = grain.MapDataset.source(source)
+    if shuffle:
+        dataset = dataset.shuffle(seed=epoch_seed(seed, epoch))
+    if transform is not None:
+        dataset = dataset.map(transform)
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    if vocab_sizes:
+        def checked(batch: Example) -> Example:
+            for key, size in vocab_sizes.items():
+                check_token_ids(batch[key], size, name=key)
+            return batch
+
+        dataset = dataset.map(checked)
+    return dataset
+
+
+def split_validation(source: Any, validation: int | float) -> tuple[Subset, Subset]:
+    """Splits off validation data: ``(train, validation)``.
+
+    Args:
+      source: a random-access data source.
+      validation: an int ``N`` holds out the first ``N`` examples (the course's
+        ``x_train[:10000]``); a float ``f`` in ``(0, 1)`` holds out the last
+        ``round(f * len)`` examples, as Keras's ``validation_split`` does.
+    """
+    n = len(source)
+    if isinstance(validation, bool) or not isinstance(validation, (int, float)):
+        raise ValueError(f"validation must be an int count or a float fraction; got {validation!r}.")
+    if isinstance(validation, int):
+        if not 0 < validation < n:
+            raise ValueError(f"validation={validation} must hold out between 1 and {n - 1} of {n} examples.")
+        return Subset(source, range(validation, n)), Subset(source, range(validation))
+    if not 0.0 < validation < 1.0:
+        raise ValueError(f"validation fraction must lie in (0, 1); got {validation}.")
+    cut = n - int(round(validation * n))
+    if not 0 < cut < n:
+        raise ValueError(f"validation={validation} of {n} examples leaves an empty split.")
+    return Subset(source, range(cut)), Subset(source, range(cut, n))
+
+
+def train_test_split(
+    num_examples: int, test_size: float, random_state: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(train_indices, test_indices)`` exactly as ``sklearn.model_selection.train_test_split``.
+
+    Non-stratified: ``RandomState(random_state).permutation(n)``, the first
+    ``ceil(test_size * n)`` for test and the rest for train, as sklearn's
+    ``ShuffleSplit`` does, so course splits are reproduced index for index.
+    """
+    if not 0.0 < test_size < 1.0:
+        raise ValueError(f"test_size must lie in (0, 1); got {test_size}.")
+    n_test = math.ceil(test_size * num_examples)
+    if not 0 < n_test < num_examples:
+        raise ValueError(f"test_size={test_size} of {num_examples} examples leaves an empty split.")
+    permutation = np.random.RandomState(random_state).permutation(num_examples)
+    return permutation[n_test:], permutation[:n_test]
+
+
+def oversample(labels: Sequence[int], seed: int) -> np.ndarray:
+    """Random oversampling: indices where every class appears as often as the largest.
+
+    All original indices come first (in order), then, class by class, extra
+    indices drawn with replacement from the smaller classes.
+    """
+    labels = np.asarray(labels)
+    classes, counts = np.unique(labels, return_counts=True)
+    rng = np.random.default_rng(seed)
+    extra = [
+        rng.choice(np.flatnonzero(labels == c), size=counts.max() - n, replace=True)
+        for c, n in zip(classes, counts)
+        if n < counts.max()
+    ]
+    return np.concatenate([np.arange(len(labels)), *extra]).astype(np.int64)
+
+
+def class_weights(labels: Sequence[int]) -> dict[int, float]:
+    """Balanced class weights ``n / (num_classes * count)``, as sklearn's ``"balanced"``."""
+    labels = np.asarray(labels)
+    classes, counts = np.unique(labels, return_counts=True)
+    return {int(c): len(labels) / (len(classes) * int(n)) for c, n in zip(classes, counts)}
