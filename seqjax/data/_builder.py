@@ -19,6 +19,8 @@ from typing import Any, Iterator, NamedTuple
 
 import tensorflow_datasets as tfds
 
+from seqjax._io import decode, read_text  # noqa: F401  (re-exported for the builders)
+
 MANUAL_DIR_ENV = "SEQJAX_MANUAL_DIR"
 DATA_DIR_ENV = "SEQJAX_DATA_DIR"
 OFFLINE_ENV = "SEQJAX_OFFLINE"
@@ -75,16 +77,20 @@ class Config(tfds.core.BuilderConfig):
 class Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     """Base class of the seqjax builders (not registered in tfds's global catalog).
 
-    Examples are written in generation order (``disable_shuffling``), so a split
-    reads in the order the builder documents; the input pipeline shuffles.
+    Examples are written in generation order (``disable_shuffling`` in
+    :meth:`_make_info`), so a split reads in the order the builder documents; the
+    input pipeline shuffles.
     """
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Initial release."}
     BUILDER_CONFIGS: list[Config] = []
     SOURCES: dict[str, SourceFile] = {}
-    disable_shuffling = True
     allow_download: bool = True
+
+    def _make_info(self, **kwargs: Any) -> tfds.core.DatasetInfo:
+        """``DatasetInfo`` with shuffling off: splits read in generation order."""
+        return tfds.core.DatasetInfo(builder=self, disable_shuffling=True, **kwargs)
 
     def _source(self, dl_manager: tfds.download.DownloadManager, key: str) -> Path:
         """The local path of source ``key``: manual dir first, then upstream."""
@@ -120,29 +126,6 @@ def _manual_dir(dl_manager: tfds.download.DownloadManager) -> Path | None:
 
 
 # --- readers ---------------------------------------------------------------------------
-
-
-def decode(data: bytes, *, source: str, encoding: str = "utf-8") -> str:
-    """Decodes ``data``, or raises ``ValueError`` naming the file, line and byte."""
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        raise ValueError(
-            f"{source}: not valid {encoding} text at byte {err.start} (line {line}): "
-            f"{data[max(0, err.start - 20):err.start + 20]!r}. Re-save the file as {encoding}."
-        ) from None
-
-
-def read_text(path: Path | str, *, encoding: str = "utf-8") -> str:
-    """Reads a whole text file (``.gz`` transparently) with :func:`decode`'s errors."""
-    path = Path(path)
-    data = path.read_bytes()
-    if path.suffix == ".gz":
-        import gzip
-
-        data = gzip.decompress(data)
-    return decode(data, source=str(path), encoding=encoding)
 
 
 def csv_rows(

@@ -80,8 +80,7 @@ class ImdbReviews(Builder, skip_registration=True):
     }
 
     def _info(self) -> tfds.core.DatasetInfo:
-        return tfds.core.DatasetInfo(
-            builder=self,
+        return self._make_info(
             description="Large Movie Review Dataset v1.0 with keras.datasets.imdb token ids.",
             features=tfds.features.FeaturesDict(
                 {

@@ -36,8 +36,7 @@ class JenaWeather(Builder, skip_registration=True):
     }
 
     def _info(self) -> tfds.core.DatasetInfo:
-        return tfds.core.DatasetInfo(
-            builder=self,
+        return self._make_info(
             description="Max Planck Institute for Biogeochemistry, Jena weather station, 2020.",
             features=tfds.features.FeaturesDict(
                 {

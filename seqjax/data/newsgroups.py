@@ -64,8 +64,7 @@ class Newsgroups20(Builder, skip_registration=True):
 
     def _info(self) -> tfds.core.DatasetInfo:
         names = check_categories(self.builder_config.categories)
-        return tfds.core.DatasetInfo(
-            builder=self,
+        return self._make_info(
             description="20 Newsgroups, bydate version.",
             features=tfds.features.FeaturesDict(
                 {

@@ -57,7 +57,7 @@ def check_token_ids(ids: np.ndarray, vocab_size: int, *, name: str = "ids") -> N
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValueError(
-            f"{name}: token id {int(ids[where])} at index {where} is outside [0, vocab_size={vocab_size}). "
+            f"{name}: token id {int(ids[where])} at index {where} of the batch is outside [0, vocab_size={vocab_size}). "
             f"The embedding has {vocab_size} rows: cap the vocabulary (num_words={vocab_size}) "
             "or enlarge the embedding."
         )

@@ -96,8 +96,7 @@ class Reuters46(Builder, skip_registration=True):
     }
 
     def _info(self) -> tfds.core.DatasetInfo:
-        return tfds.core.DatasetInfo(
-            builder=self,
+        return self._make_info(
             description="Reuters-21578, the 46 first-topics of keras.datasets.reuters.",
             features=tfds.features.FeaturesDict(
                 {"text": tfds.features.Text(), "topic": tfds.features.Text(), "label": np.int64}

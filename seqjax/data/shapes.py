@@ -92,8 +92,7 @@ class ShapeCurves(Builder, skip_registration=True):
     BUILDER_CONFIGS = [ShapeCurvesConfig(name="default")]
 
     def _info(self) -> tfds.core.DatasetInfo:
-        return tfds.core.DatasetInfo(
-            builder=self,
+        return self._make_info(
             description="Generated curve shapes on a zero background, like the course's.",
             features=_features(self.builder_config.length),
             supervised_keys=("curve", "label"),
@@ -127,8 +126,7 @@ class ShapeCurvesLab(Builder, skip_registration=True):
     }
 
     def _info(self) -> tfds.core.DatasetInfo:
-        return tfds.core.DatasetInfo(
-            builder=self,
+        return self._make_info(
             description="The BT-AI course's shape classification CSVs.",
             features=_features(LENGTH),
             supervised_keys=("curve", "label"),

@@ -37,8 +37,7 @@ class SmsSpam(Builder, skip_registration=True):
     }
 
     def _info(self) -> tfds.core.DatasetInfo:
-        return tfds.core.DatasetInfo(
-            builder=self,
+        return self._make_info(
             description="SMS Spam Collection v.1.",
             features=tfds.features.FeaturesDict(
                 {"text": tfds.features.Text(), "label": tfds.features.ClassLabel(names=CLASS_NAMES)}

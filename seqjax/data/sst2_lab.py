@@ -31,8 +31,7 @@ class Sst2Lab(Builder, skip_registration=True):
     }
 
     def _info(self) -> tfds.core.DatasetInfo:
-        return tfds.core.DatasetInfo(
-            builder=self,
+        return self._make_info(
             description="SST-2 movie-review sentences from the BT-AI course, tokenized and padded to 55.",
             features=tfds.features.FeaturesDict(
                 {
