@@ -1,0 +1,32 @@
+"""Trains and evaluates one experiment config; leaves reports and checkpoints in --workdir.
+
+    python scripts/train.py --config configs/shapes_lstm.py --workdir runs/shapes_lstm
+    python scripts/train.py --config configs/imdb_lstm.py:smoke --config.epochs=2 --workdir /tmp/run
+"""
+
+import sys
+
+from absl import app, flags
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/<name>.py[:variant]).")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (created; resumed if it holds checkpoints).")
+
+
+def main(argv):
+    del argv
+    from seqjax.train import cli
+    from seqjax.train.experiment import train_and_evaluate
+
+    def run():
+        results = train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+        shown = {k: v for k, v in results.items() if isinstance(v, float)}
+        print("test metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in shown.items()))
+        print(f"reports: {_WORKDIR.value}/metrics.json, plots in {_WORKDIR.value}/plots/")
+
+    sys.exit(cli.run(run))
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["config", "workdir"])
+    app.run(main)

@@ -1,0 +1,125 @@
+"""The course's classifiers as one configurable Flax module.
+
+Each top-level submodule is one Keras layer, so :func:`seqjax.train.summary`
+prints the course's ``model.summary()`` rows:
+
+- ``kind="mlp"``: ``inputs [B, F]`` (multi-hot or a curve) -> Dense blocks -> output.
+- ``kind="embedding_flatten"``: ``ids [B, T]`` -> Embedding -> Flatten -> Dense blocks -> output.
+- ``kind="rnn"``: ``ids [B, T]`` -> Embedding, or ``values [B, T, F]`` directly ->
+  recurrent layers (stacked; the last returns its final output) -> Dense blocks -> output.
+
+The output is ``logits [B, num_outputs]``: one logit for a binary task (sigmoid),
+one per class otherwise (softmax), or the prediction for regression.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from seqjax.nn.embedding import Embedding
+from seqjax.nn.layers import ACTIVATIONS, Dense, flatten
+from seqjax.nn.recurrent import RNN, check_rate, make_cell
+
+KINDS = ("mlp", "embedding_flatten", "rnn")
+
+
+class Classifier(nn.Module):
+    """See the module docstring; every field mirrors a ``config.model`` field."""
+
+    kind: str
+    num_outputs: int
+    vocab_size: int | None = None
+    embedding_dim: int | None = None
+    mask_zero: bool = False
+    embedding_trainable: bool = True
+    cell: str = "lstm"
+    hidden_sizes: Sequence[int] = (32,)
+    bidirectional: bool = False
+    merge_mode: str = "concat"
+    input_dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+    rnn_dropout: float = 0.0
+    dense: Sequence[int] = ()
+    dense_activation: str = "relu"
+    dense_dropout: float = 0.0
+
+    @nn.compact
+    def __call__(self, inputs: jax.Array, *, deterministic: bool = True) -> jax.Array:
+        x, lengths = inputs, None
+        if self.kind in ("embedding_flatten", "rnn") and self.vocab_size:
+            x, lengths = Embedding(
+                self.vocab_size, self.embedding_dim, mask_zero=self.mask_zero, trainable=self.embedding_trainable
+            )(inputs)
+        if self.kind == "embedding_flatten":
+            x = flatten(x)
+        elif self.kind == "rnn":
+            if x.ndim == 2:
+                x = x[..., None]  # a univariate series [B, T] -> [B, T, 1]
+            for depth, size in enumerate(self.hidden_sizes):
+                last = depth == len(self.hidden_sizes) - 1
+                x = RNN(
+                    self.cell, size, return_sequences=not last, bidirectional=self.bidirectional,
+                    merge_mode=self.merge_mode, dropout=self.input_dropout,
+                    recurrent_dropout=self.recurrent_dropout,
+                )(x, lengths, deterministic=deterministic)
+            if self.rnn_dropout:
+                x = nn.Dropout(self.rnn_dropout)(x, deterministic=deterministic)
+        for size in self.dense:
+            x = ACTIVATIONS[self.dense_activation](Dense(size)(x))
+            if self.dense_dropout:
+                x = nn.Dropout(self.dense_dropout)(x, deterministic=deterministic)
+        return Dense(self.num_outputs)(x)
+
+
+def _positive(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int; got {value!r}.")
+    return value
+
+
+def build_model(model_config: Any, *, vocab_size: int | None = None, num_outputs: int | None = None) -> Classifier:
+    """A :class:`Classifier` from ``config.model``, checking every field.
+
+    ``vocab_size`` and ``num_outputs`` come from the data when the config leaves
+    them unset (``0`` or ``None``).
+    """
+    cfg = dict(model_config)
+    kind = cfg.pop("kind")
+    if kind not in KINDS:
+        raise ValueError(f"model.kind={kind!r} is not one of {KINDS}.")
+    cfg["num_outputs"] = _positive("model.num_outputs", cfg.get("num_outputs") or num_outputs)
+    uses_embedding = kind == "embedding_flatten" or (kind == "rnn" and cfg.get("embedding_dim"))
+    if uses_embedding:
+        cfg["vocab_size"] = _positive("model.vocab_size", cfg.get("vocab_size") or vocab_size)
+        _positive("model.embedding_dim", cfg.get("embedding_dim"))
+    else:
+        cfg["vocab_size"] = None
+    if kind == "rnn":
+        make_cell(cfg.get("cell", "lstm"), 1)  # validates the name
+        sizes = tuple(cfg.get("hidden_sizes", (32,)))
+        if not sizes:
+            raise ValueError("model.hidden_sizes must list at least one recurrent layer size.")
+        for s in sizes:
+            _positive("model.hidden_sizes entries", s)
+        cfg["hidden_sizes"] = sizes
+    for name in ("input_dropout", "recurrent_dropout", "rnn_dropout", "dense_dropout"):
+        if name in cfg:
+            check_rate(f"model.{name}", cfg[name])
+    cfg["dense"] = tuple(_positive("model.dense entries", s) for s in cfg.get("dense", ()))
+    if cfg.get("dense_activation", "relu") not in ACTIVATIONS:
+        raise ValueError(f"model.dense_activation={cfg['dense_activation']!r} is not one of {sorted(ACTIVATIONS)}.")
+    known = set(Classifier.__dataclass_fields__) - {"parent", "name"}
+    unknown = sorted(set(cfg) - known - {"kind"})
+    if unknown:
+        raise ValueError(f"unknown model field(s) {unknown}; known: {sorted(known)}.")
+    return Classifier(kind=kind, **cfg)
+
+
+def sample_input(model: Classifier, input_shape: Sequence[int]) -> jax.Array:
+    """A zero batch of one example with the model's input dtype (ids or floats)."""
+    dtype = jnp.int32 if model.vocab_size else jnp.float32
+    return jnp.zeros((1, *input_shape), dtype)

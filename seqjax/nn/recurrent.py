@@ -1,0 +1,122 @@
+"""The Keras-style recurrent layer over seqjax's pure cells and ``sj.scan``.
+
+There is no second implementation of a cell here: the module declares the
+cell's params and calls :func:`seqjax.scan` / :func:`seqjax.bidirectional`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from seqjax import cells as sj_cells
+from seqjax.recurrence import MERGE_MODES, BidirectionalCarry, BidirectionalParams, bidirectional, scan
+
+CELLS: dict[str, Callable[..., sj_cells.Cell]] = {
+    "elman": sj_cells.elman,
+    "simple_rnn": sj_cells.elman,  # Keras's name
+    "lstm": sj_cells.lstm,
+    "gru": sj_cells.gru,
+}
+
+
+def make_cell(name: str, hidden_size: int, **kwargs: Any) -> sj_cells.Cell:
+    """The cell called ``name`` (``elman``/``simple_rnn``, ``lstm``, ``gru``)."""
+    if name not in CELLS:
+        raise ValueError(f"cell={name!r} is not a known cell; expected one of {sorted(CELLS)}.")
+    return CELLS[name](hidden_size, **kwargs)
+
+
+def check_rate(name: str, rate: float) -> float:
+    """A dropout rate must lie in ``[0, 1)``."""
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
+        raise ValueError(f"{name} must be a dropout rate in [0, 1); got {rate!r}.")
+    return float(rate)
+
+
+def _keep_mask(key: jax.Array, rate: float, shape: tuple[int, ...]) -> jax.Array:
+    """Inverted-dropout mask: 0 with probability ``rate``, else ``1 / (1 - rate)``."""
+    return jax.random.bernoulli(key, 1.0 - rate, shape).astype(jnp.float32) / (1.0 - rate)
+
+
+def _with_recurrent_mask(cell: sj_cells.Cell, mask: jax.Array) -> sj_cells.Cell:
+    """``cell`` reading ``h * mask`` for ``h_{t-1}``: variational recurrent dropout.
+
+    One mask per sequence, the same at every step (Gal & Ghahramani). For Elman
+    and LSTM cells ``h_{t-1}`` enters only the recurrent product, so this is
+    Keras's ``recurrent_dropout``; in the GRU the ``z * h`` term reads it too.
+    """
+
+    def apply(params, carry, x):
+        return cell.apply(params, carry._replace(h=carry.h * mask), x)
+
+    return sj_cells.Cell(cell.init, cell.initial_carry, apply)
+
+
+class RNN(nn.Module):
+    """A recurrent layer, batch-first like Keras: ``xs [B, T, F]`` -> outputs.
+
+    Attributes:
+      cell: ``"elman"`` (alias ``"simple_rnn"``), ``"lstm"`` or ``"gru"``.
+      hidden_size: units ``H``.
+      return_sequences: return ``[B, T, H']`` instead of the last real output ``[B, H']``.
+      return_state: also return the final carry (a :class:`BidirectionalCarry` if bidirectional).
+      bidirectional: run a backward copy over the real steps and merge.
+      merge_mode: ``concat`` (``H' = 2H``), ``sum``, ``mean``, ``mul``.
+      dropout: input dropout rate, one mask per sequence.
+      recurrent_dropout: variational dropout on ``h_{t-1}``, one mask per sequence.
+      activation: the cell's activation.
+      unroll: passed to ``lax.scan``.
+    """
+
+    cell: str = "lstm"
+    hidden_size: int = 32
+    return_sequences: bool = False
+    return_state: bool = False
+    bidirectional: bool = False
+    merge_mode: str = "concat"
+    dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+    activation: str = "tanh"
+    unroll: int = 1
+
+    @nn.compact
+    def __call__(self, xs: jax.Array, lengths: jax.Array | None = None, *, deterministic: bool = True):
+        if xs.ndim != 3:
+            raise ValueError(f"RNN input must be [B, T, F]; got shape {tuple(xs.shape)}.")
+        if self.bidirectional and self.merge_mode not in MERGE_MODES:
+            raise ValueError(f"merge_mode={self.merge_mode!r} is not one of {sorted(MERGE_MODES)}.")
+        dropout = check_rate("dropout", self.dropout)
+        recurrent_dropout = check_rate("recurrent_dropout", self.recurrent_dropout)
+        batch, _, features = xs.shape
+        cell = make_cell(self.cell, self.hidden_size, activation=self.activation)
+        directions = ("forward", "backward") if self.bidirectional else ("forward",)
+        params = {d: self.param(d, lambda key: cell.init(key, features)) for d in directions}
+
+        train = not deterministic
+        if train and dropout > 0:
+            xs = xs * _keep_mask(self.make_rng("dropout"), dropout, (batch, 1, features))
+        run_cells = {d: cell for d in directions}
+        if train and recurrent_dropout > 0:
+            for d in directions:
+                mask = _keep_mask(self.make_rng("dropout"), recurrent_dropout, (batch, self.hidden_size))
+                run_cells[d] = _with_recurrent_mask(cell, mask)
+
+        time_major = jnp.swapaxes(xs, 0, 1)  # [T, B, F]
+        if self.bidirectional:
+            carry, ys = bidirectional(
+                run_cells["forward"], BidirectionalParams(params["forward"], params["backward"]), time_major,
+                backward_cell=run_cells["backward"], lengths=lengths, merge=self.merge_mode, unroll=self.unroll,
+            )
+            last = MERGE_MODES[self.merge_mode](carry.forward.h, carry.backward.h)
+        else:
+            carry, ys = scan(run_cells["forward"], params["forward"], time_major, lengths=lengths, unroll=self.unroll)
+            last = carry.h
+        out = jnp.swapaxes(ys, 0, 1) if self.return_sequences else last
+        return (out, carry) if self.return_state else out
+
+
+__all__ = ["RNN", "CELLS", "make_cell", "check_rate", "BidirectionalCarry"]

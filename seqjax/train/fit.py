@@ -1,0 +1,222 @@
+"""The training loop: epochs of grain batches through a once-jitted step, validation,
+early stopping, a live progress bar, the history and per-epoch checkpoints."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from seqjax.data import pipeline
+from seqjax.train.checkpoints import Checkpoints
+from seqjax.train.state import TrainState
+from seqjax.train.steps import make_eval_step, make_train_step
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+@dataclasses.dataclass
+class EarlyStopping:
+    """Stops when ``monitor`` has not improved for ``patience`` epochs.
+
+    ``restore_best`` returns the best epoch's parameters at the end.
+    """
+
+    monitor: str = "val_loss"
+    patience: int = 5
+    mode: str = "min"
+    restore_best: bool = True
+    best: float | None = None
+    best_epoch: int = 0
+    wait: int = 0
+
+    def update(self, epoch: int, value: float) -> bool:
+        """Records epoch ``epoch``'s value; returns True when training should stop."""
+        better = self.best is None or (value < self.best if self.mode == "min" else value > self.best)
+        if better:
+            self.best, self.best_epoch, self.wait = float(value), epoch, 0
+        else:
+            self.wait += 1
+        return self.wait >= self.patience
+
+
+def pad_batch(batch: dict, batch_size: int) -> dict:
+    """Pads a short last batch to ``batch_size`` rows and adds ``weight [B]`` (0 on padding).
+
+    One batch shape means the step compiles once.
+    """
+    n = len(batch["label"])
+    out = {"weight": np.concatenate([np.ones(n, np.float32), np.zeros(batch_size - n, np.float32)])}
+    for key, value in batch.items():
+        value = np.asarray(value)
+        if n < batch_size:
+            value = np.concatenate([value, np.zeros((batch_size - n, *value.shape[1:]), value.dtype)])
+        out[key] = value
+    return out
+
+
+def _summed(totals: dict | None, metrics: dict) -> dict:
+    return metrics if totals is None else jax.tree.map(jnp.add, totals, metrics)
+
+
+def _epoch_metrics(totals: dict, prefix: str = "") -> dict[str, float]:
+    totals = jax.device_get(totals)
+    count = max(float(totals["count"]), 1.0)
+    out = {f"{prefix}loss": float(totals["loss_sum"]) / count}
+    if "correct" in totals:
+        out[f"{prefix}accuracy"] = float(totals["correct"]) / count
+    if "abs_err_sum" in totals:
+        out[f"{prefix}mae"] = float(totals["abs_err_sum"]) / count
+    return out
+
+
+class Trainer:
+    """Jits the train and eval steps once and runs epochs over data sources.
+
+    Args:
+      model: the Flax module.
+      tx: the optax optimizer.
+      task: ``binary``, ``multiclass`` or ``regression``.
+      batch_size: examples per step.
+      seed: shuffling and dropout seed.
+      transform: example -> ``{"inputs", "label"}`` (the fitted encoder's ``encode``).
+      vocab_size: checks ``inputs`` token ids against it when set.
+    """
+
+    def __init__(self, model, tx, task: str, *, batch_size: int, seed: int, transform: Callable,
+                 vocab_size: int | None = None):
+        self.task, self.batch_size, self.seed, self.transform = task, batch_size, seed, transform
+        self.vocab_sizes = {"inputs": vocab_size} if vocab_size else None
+        train_step = make_train_step(model, tx, task)
+        base_key = jax.random.key(seed)
+
+        def step(state: TrainState, batch: dict):
+            return train_step(state, batch, jax.random.fold_in(base_key, state.step))
+
+        self._train_step = jax.jit(step, donate_argnums=0)
+        self._eval_step = jax.jit(make_eval_step(model, task))
+
+    def _batches(self, source, *, epoch: int, shuffle: bool):
+        return pipeline.batches(
+            source, batch_size=self.batch_size, seed=self.seed, epoch=epoch, shuffle=shuffle,
+            transform=self.transform, vocab_sizes=self.vocab_sizes,
+        )
+
+    def train_epoch(self, state: TrainState, source, epoch: int, *, progress: bool = True,
+                    description: str = "") -> tuple[TrainState, dict[str, float]]:
+        """One epoch; returns the new state and ``{"loss", "accuracy" | "mae"}``."""
+        from tqdm.auto import tqdm
+
+        dataset = self._batches(source, epoch=epoch, shuffle=True)
+        totals = None
+        with warnings.catch_warnings():
+            # CPU backends cannot reuse donated buffers; the donation still helps on GPU/TPU.
+            warnings.filterwarnings("ignore", message="Some donated buffers were not usable")
+            bar = tqdm(total=len(dataset), desc=description, disable=not progress, leave=True, dynamic_ncols=True)
+            for index, batch in enumerate(dataset):
+                state, metrics = self._train_step(state, pad_batch(batch, self.batch_size))
+                totals = _summed(totals, metrics)
+                bar.update(1)
+                if index % 10 == 0 or index == len(dataset) - 1:
+                    live = _epoch_metrics(totals)
+                    if not math.isfinite(live["loss"]):
+                        bar.close()
+                        raise NonFiniteLossError(
+                            f"the training loss became {live['loss']} at step {int(state.step)} "
+                            f"(epoch {epoch + 1}, batch {index + 1} of {len(dataset)}). Lower "
+                            "optimizer.learning_rate or set optimizer.clip_norm."
+                        )
+                    bar.set_postfix({k: f"{v:.4f}" for k, v in live.items()})
+            bar.close()
+        return state, _epoch_metrics(totals)
+
+    def evaluate(self, state: TrainState, source, *, prefix: str = "") -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+        """``(metrics, outputs, labels)`` over ``source`` in order, dropout off."""
+        totals, outs, labels = None, [], []
+        for batch in self._batches(source, epoch=0, shuffle=False):
+            n = len(batch["label"])
+            metrics, out = self._eval_step(state, pad_batch(batch, self.batch_size))
+            totals = _summed(totals, metrics)
+            outs.append(np.asarray(out)[:n])
+            labels.append(np.asarray(batch["label"]))
+        return _epoch_metrics(totals, prefix), np.concatenate(outs), np.concatenate(labels)
+
+
+def fit(
+    trainer: Trainer,
+    state: TrainState,
+    train,
+    validation,
+    *,
+    epochs: int,
+    early_stopping: EarlyStopping | None = None,
+    checkpoints: Checkpoints | None = None,
+    meta: dict | None = None,
+    progress: bool = True,
+    on_epoch: Callable[[int, dict], None] | None = None,
+) -> tuple[TrainState, dict[str, list[float]], EarlyStopping | None]:
+    """Trains from ``meta["epoch"]`` (0 for a fresh run) up to ``epochs``.
+
+    Returns ``(state, history, early_stopping)``. With ``early_stopping.restore_best``
+    the returned state is the best epoch's. ``meta`` carries what a checkpoint
+    restored (epoch, history, early-stopping state) to resume a run.
+    """
+    meta = dict(meta or {})
+    start = int(meta.get("epoch", 0))
+    history: dict[str, list[float]] = {k: list(v) for k, v in meta.get("history", {}).items()}
+    if early_stopping is not None and "early_stopping" in meta:
+        early_stopping = dataclasses.replace(early_stopping, **meta["early_stopping"])
+    best_state = None
+    for epoch in range(start, epochs):
+        state, logs = trainer.train_epoch(state, train, epoch, progress=progress,
+                                          description=f"epoch {epoch + 1}/{epochs}")
+        if validation is not None:
+            val_logs, _, _ = trainer.evaluate(state, validation, prefix="val_")
+            logs.update(val_logs)
+        for key, value in logs.items():
+            history.setdefault(key, []).append(value)
+        stop = False
+        if early_stopping is not None:
+            if early_stopping.monitor not in logs:
+                raise ValueError(
+                    f"early_stopping.monitor={early_stopping.monitor!r} is not recorded; "
+                    f"choose one of {sorted(logs)} (validation metrics need data.validation)."
+                )
+            stop = early_stopping.update(epoch + 1, logs[early_stopping.monitor])
+            if early_stopping.best_epoch == epoch + 1 and checkpoints is None:
+                best_state = jax.device_get(state)
+        if checkpoints is not None:
+            record = {
+                "epoch": epoch + 1,
+                "history": history,
+                "data_iterator": {"epoch": epoch + 1, "position": 0},
+                **({"early_stopping": _es_state(early_stopping)} if early_stopping is not None else {}),
+            }
+            monitor = checkpoints.monitor
+            ranked = {monitor: logs.get(monitor, logs["loss"]), **logs}
+            checkpoints.save(epoch + 1, state, {**meta, **record}, ranked)
+        if on_epoch is not None:
+            on_epoch(epoch + 1, logs)
+        if stop:
+            break
+    if early_stopping is not None and early_stopping.restore_best and early_stopping.best_epoch:
+        if checkpoints is not None:
+            checkpoints.latest.wait_until_finished()
+            checkpoints.best.wait_until_finished()
+            restored = checkpoints.restore_best(state)
+            if restored is not None:
+                state = restored[0]
+        elif best_state is not None:
+            state = jax.device_put(best_state)
+    return state, history, early_stopping
+
+
+def _es_state(es: EarlyStopping) -> dict:
+    return {"best": es.best, "best_epoch": es.best_epoch, "wait": es.wait}

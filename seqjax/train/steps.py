@@ -1,0 +1,90 @@
+"""Pure train and eval steps. The fit loop jits them once, donating the state.
+
+A batch is ``{"inputs", "label", "weight"}``: ``weight [B]`` is 1 for real
+examples and 0 for the padding that fills the last batch to a fixed shape, so
+every batch has one shape and the step compiles once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from seqjax.train.state import TrainState, variables_of
+
+TASKS = ("binary", "multiclass", "regression")
+
+
+def per_example_loss(task: str, logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """``[B]`` losses: sigmoid BCE (binary), softmax CE with integer or one-hot
+    labels (multiclass), or squared error (regression)."""
+    if task == "binary":
+        return optax.sigmoid_binary_cross_entropy(logits[:, 0], labels.astype(jnp.float32))
+    if task == "multiclass":
+        if labels.ndim == 2:  # one-hot (categorical cross-entropy)
+            return optax.softmax_cross_entropy(logits, labels)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+    if task == "regression":
+        return optax.squared_error(logits[:, 0], labels.astype(jnp.float32))
+    raise ValueError(f"task={task!r} is not one of {TASKS}.")
+
+
+def outputs(task: str, logits: jax.Array) -> jax.Array:
+    """What is reported: ``P(class 1) [B]``, class probabilities ``[B, C]``, or predictions ``[B]``."""
+    if task == "binary":
+        return jax.nn.sigmoid(logits[:, 0])
+    if task == "multiclass":
+        return jax.nn.softmax(logits, axis=-1)
+    return logits[:, 0]
+
+
+def _batch_metrics(task: str, logits: jax.Array, batch: dict, losses: jax.Array) -> dict:
+    w = batch["weight"]
+    labels = batch["label"]
+    metrics = {"loss_sum": jnp.sum(losses * w), "count": jnp.sum(w)}
+    if task == "binary":
+        correct = (logits[:, 0] >= 0).astype(jnp.int32) == labels.astype(jnp.int32)
+    elif task == "multiclass":
+        hard = labels.argmax(-1) if labels.ndim == 2 else labels
+        correct = jnp.argmax(logits, -1) == hard
+    else:
+        metrics["abs_err_sum"] = jnp.sum(jnp.abs(logits[:, 0] - labels) * w)
+        return metrics
+    metrics["correct"] = jnp.sum(correct * w)
+    return metrics
+
+
+def make_train_step(model: Any, tx: optax.GradientTransformation, task: str) -> Callable:
+    """``train_step(state, batch, key) -> (state, metrics)``; ``key`` is this step's
+    dropout key (the loop derives it with ``fold_in``)."""
+
+    def train_step(state: TrainState, batch: dict, key: jax.Array):
+        def loss_fn(params):
+            logits = model.apply(
+                {"params": params, **state.frozen}, batch["inputs"], deterministic=False, rngs={"dropout": key}
+            )
+            losses = per_example_loss(task, logits, batch["label"])
+            loss = jnp.sum(losses * batch["weight"]) / jnp.maximum(jnp.sum(batch["weight"]), 1.0)
+            return loss, (logits, losses)
+
+        (_, (logits, losses)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        new_state = TrainState(state.step + 1, params, state.frozen, opt_state)
+        return new_state, _batch_metrics(task, logits, batch, losses)
+
+    return train_step
+
+
+def make_eval_step(model: Any, task: str) -> Callable:
+    """``eval_step(state, batch) -> (metrics, outputs)`` with dropout off."""
+
+    def eval_step(state: TrainState, batch: dict):
+        logits = model.apply(variables_of(state), batch["inputs"], deterministic=True)
+        losses = per_example_loss(task, logits, batch["label"])
+        return _batch_metrics(task, logits, batch, losses), outputs(task, logits)
+
+    return eval_step
