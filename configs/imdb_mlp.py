@@ -20,9 +20,9 @@ def get_config(variant=None):
     c.data.field = "ids"
     c.data.num_words = 10_000
     c.data.multi_hot = True
-    c.data.validation = 10_000
+    c.data.validation_count = 10_000
     c.model.kind = "mlp"
     c.model.dense = (16, 16)
     c.model.num_outputs = 1
     c.optimizer.name = "rmsprop"
-    return apply_variant(c, variant, {"final": {"epochs": 5, "data.validation": 0}})
+    return apply_variant(c, variant, {"final": {"epochs": 5, "data.validation_count": 0}})

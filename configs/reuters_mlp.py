@@ -21,9 +21,9 @@ def get_config(variant=None):
     c.data.field = "text"
     c.data.num_words = 10_000
     c.data.multi_hot = True
-    c.data.validation = 1_000
+    c.data.validation_count = 1_000
     c.model.kind = "mlp"
     c.model.dense = (64, 64)
     c.model.num_outputs = 46
     c.optimizer.name = "rmsprop"
-    return apply_variant(c, variant, {"final": {"epochs": 11, "data.validation": 0}})
+    return apply_variant(c, variant, {"final": {"epochs": 11, "data.validation_count": 0}})

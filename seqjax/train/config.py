@@ -1,7 +1,7 @@
 """The fields every experiment config shares, with defaults, and their checks.
 
 ``configs/<experiment>.py`` starts from :func:`base_config` and sets what differs.
-Sizes of 0 mean "not set" (``num_words``, ``maxlen``, ``validation``,
+Sizes of 0 mean "not set" (``num_words``, ``maxlen``, ``validation_count``,
 ``max_examples``, ``vocab_size``): ConfigDict fields keep one type, so 0 stands
 in for ``None`` and the command line can override them with numbers.
 """
@@ -34,7 +34,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.test_split = "test"  # "" -> cut the test set out of train_split
     c.data.test_fraction = 0.2
     c.data.split_seed = 0
-    c.data.validation = 0.0  # int N: first N; float f: last fraction; 0: none
+    c.data.validation_count = 0  # hold out the first N training examples (the course's x_train[:N])
+    c.data.validation_fraction = 0.0  # or the last fraction, as Keras's validation_split
     c.data.max_examples = 0  # cap each split (smoke runs); 0: all
     c.data.max_train_examples = 0  # cap the training split after validation is held out; 0: all
     c.data.oversample = False
@@ -108,8 +109,8 @@ def smoke(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     config.epochs = 1
     config.data.max_examples = 64
     config.batch_size = min(config.batch_size, 16)
-    if isinstance(config.data.validation, int) and config.data.validation:
-        config.data.validation = 16
+    if config.data.validation_count:
+        config.data.validation_count = 16
     config.progress = False
     return config
 
@@ -144,7 +145,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
             problems.append(f"data.{name} must be >= 0 (0 = not set); got {config.data[name]}")
     if not 0.0 <= config.data.test_fraction < 1.0:
         problems.append(f"data.test_fraction must lie in [0, 1); got {config.data.test_fraction}")
-    if config.data.validation < 0 or (isinstance(config.data.validation, float) and config.data.validation >= 1):
-        problems.append(f"data.validation must be an int count or a fraction in [0, 1); got {config.data.validation}")
+    if config.data.validation_count < 0:
+        problems.append(f"data.validation_count must be >= 0; got {config.data.validation_count}")
+    if not 0.0 <= config.data.validation_fraction < 1.0:
+        problems.append(f"data.validation_fraction must lie in [0, 1); got {config.data.validation_fraction}")
+    if config.data.validation_count and config.data.validation_fraction:
+        problems.append("set data.validation_count or data.validation_fraction, not both")
     if problems:
         raise ValueError("invalid config:\n  " + "\n  ".join(problems))

@@ -59,8 +59,8 @@ def load_splits(config: ml_collections.ConfigDict) -> Splits:
         train, test = Subset(train, train_idx), Subset(train, test_idx)
     train, test = _cap(train, d.max_examples), _cap(test, d.max_examples)
     validation = None
-    if d.validation:
-        train, validation = split_validation(train, d.validation)
+    if d.validation_count or d.validation_fraction:
+        train, validation = split_validation(train, d.validation_count or d.validation_fraction)
     train = _cap(train, d.max_train_examples)
     if d.oversample:
         labels = [int(train[i][d.label_field]) for i in range(len(train))]
