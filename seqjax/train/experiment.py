@@ -135,7 +135,7 @@ def _check_resume(workdir: Path, config: ml_collections.ConfigDict) -> None:
     if diffs:
         raise ValueError(
             f"workdir {workdir} holds a run of a different config; refusing to resume it:\n  "
-            + "\n  ".join(diffs) + "\nUse another --workdir (or --force to start fresh in a new subfolder)."
+            + "\n  ".join(diffs) + "\nUse another --workdir to train this config."
         )
 
 

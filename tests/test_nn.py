@@ -1,0 +1,103 @@
+"""The Flax modules: they call sj.scan (no second cell), mask padding, drop out per sequence."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import seqjax as sj
+import seqjax.nn as sjnn
+from helpers import assert_close
+
+
+def test_padding_lengths_right_and_left_padding():
+    ids = jnp.array([[5, 3, 0, 0], [0, 0, 7, 8], [0, 0, 0, 0], [1, 2, 3, 4]])
+    assert sjnn.padding_lengths(ids).tolist() == [2, 4, 0, 4]
+
+
+def test_embedding_mask_zero_and_frozen_collection():
+    emb = sjnn.Embedding(10, 3, mask_zero=True)
+    ids = jnp.array([[1, 2, 0]])
+    variables = emb.init(jax.random.key(0), ids)
+    out = emb.apply(variables, ids)
+    assert out.x.shape == (1, 3, 3) and out.lengths.tolist() == [2]
+    table = variables["params"]["embedding"]
+    assert float(jnp.abs(table).max()) <= 0.05
+    frozen = sjnn.Embedding(10, 3, trainable=False)
+    fv = frozen.init(jax.random.key(0), ids)
+    assert "params" not in fv and fv[sjnn.FROZEN]["embedding"].shape == (10, 3)
+    assert frozen.apply(fv, ids).lengths.tolist() == [3]
+
+
+def test_set_embedding_checks_shape():
+    emb = sjnn.Embedding(4, 2, trainable=False)
+    variables = {sjnn.FROZEN: {"Embedding_0": emb.init(jax.random.key(0), jnp.zeros((1, 1), jnp.int32))[sjnn.FROZEN]}}
+    new = sjnn.set_embedding(variables, np.ones((4, 2)))
+    assert float(new[sjnn.FROZEN]["Embedding_0"]["embedding"].sum()) == 8
+    with pytest.raises(ValueError, match=r"pretrained matrix must have shape \(4, 2\)"):
+        sjnn.set_embedding(variables, np.ones((5, 2)))
+
+
+@pytest.mark.parametrize("cell", ["elman", "lstm", "gru"])
+def test_rnn_module_equals_sj_scan(cell):
+    xs = jax.random.normal(jax.random.key(0), (3, 6, 4))
+    lengths = jnp.array([6, 2, 4])
+    layer = sjnn.RNN(cell, 5, return_sequences=True, return_state=True)
+    variables = layer.init(jax.random.key(1), xs, lengths)
+    (ys, carry) = layer.apply(variables, xs, lengths)
+    params = variables["params"]["forward"]
+    ref_carry, ref_ys = sj.scan(sjnn.make_cell(cell, 5), params, jnp.swapaxes(xs, 0, 1), lengths=lengths)
+    assert_close((ys, carry), (jnp.swapaxes(ref_ys, 0, 1), ref_carry), atol=1e-6)
+    last = sjnn.RNN(cell, 5).apply(variables, xs, lengths)
+    assert_close(last, ref_carry.h, atol=1e-6)
+
+
+def test_bidirectional_module_last_output_is_both_final_states():
+    xs = jax.random.normal(jax.random.key(0), (2, 5, 3))
+    lengths = jnp.array([5, 3])
+    layer = sjnn.RNN("gru", 4, bidirectional=True)
+    variables = layer.init(jax.random.key(1), xs, lengths)
+    out = layer.apply(variables, xs, lengths)
+    p = variables["params"]
+    carry, _ = sj.bidirectional(
+        sj.cells.gru(4), sj.BidirectionalParams(p["forward"], p["backward"]), jnp.swapaxes(xs, 0, 1), lengths=lengths
+    )
+    assert out.shape == (2, 8)
+    assert_close(out, jnp.concatenate([carry.forward.h, carry.backward.h], -1), atol=1e-6)
+
+
+def test_dropout_masks_are_per_sequence_and_off_at_eval():
+    xs = jnp.ones((2, 6, 3))
+    layer = sjnn.RNN("lstm", 4, return_sequences=True, dropout=0.5, recurrent_dropout=0.5)
+    variables = layer.init(jax.random.key(0), xs)
+    plain = sjnn.RNN("lstm", 4, return_sequences=True).apply(variables, xs)
+    assert_close(layer.apply(variables, xs, deterministic=True), plain)
+    a = layer.apply(variables, xs, deterministic=False, rngs={"dropout": jax.random.key(3)})
+    b = layer.apply(variables, xs, deterministic=False, rngs={"dropout": jax.random.key(3)})
+    assert_close(a, b)
+    assert not np.allclose(a, plain)
+    # Input dropout draws one mask per sequence: with a linear Elman cell and no recurrence,
+    # y_t = (x_t * mask) K, so a constant input gives the same output at every step.
+    linear = sjnn.RNN("elman", 8, return_sequences=True, dropout=0.5, activation="linear")
+    lv = linear.init(jax.random.key(0), xs)
+    p = lv["params"]["forward"]
+    lv = {"params": {"forward": p._replace(recurrent_kernel=jnp.zeros_like(p.recurrent_kernel))}}
+    ys = linear.apply(lv, xs, deterministic=False, rngs={"dropout": jax.random.key(5)})
+    assert_close(ys, jnp.broadcast_to(ys[:, :1], ys.shape))
+    assert not np.allclose(ys[0], ys[1]), "each sequence has its own mask"
+
+
+def test_rnn_module_errors():
+    with pytest.raises(ValueError, match="cell='transformer' is not a known cell"):
+        sjnn.RNN("transformer", 4).init(jax.random.key(0), jnp.ones((1, 2, 3)))
+    with pytest.raises(ValueError, match=r"recurrent_dropout must be a dropout rate in \[0, 1\); got 1.0"):
+        sjnn.RNN("lstm", 4, recurrent_dropout=1.0).init(jax.random.key(0), jnp.ones((1, 2, 3)))
+    with pytest.raises(ValueError, match=r"RNN input must be \[B, T, F\]"):
+        sjnn.RNN("lstm", 4).init(jax.random.key(0), jnp.ones((2, 3)))
+
+
+def test_masked_pooling():
+    x = jnp.array([[[1.0], [5.0], [100.0]]])
+    assert sjnn.global_max_pool(x, jnp.array([2])).tolist() == [[5.0]]
+    assert sjnn.global_avg_pool(x, jnp.array([2])).tolist() == [[3.0]]
