@@ -19,21 +19,13 @@ from seqjax.train.config import base_config, validate
 from seqjax.train.experiment import predict, train_and_evaluate
 from seqjax.train.fit import EarlyStopping, fit
 from seqjax.train.optimizers import make_optimizer
+from seqjax.train.reproduce import load_config
 from seqjax.train.state import create_train_state, variables_of
 from seqjax.train.steps import make_train_step
 from seqjax.train.summary import summarize
 from conftest import ROOT, require
 
 CONFIGS = sorted(p.stem for p in (ROOT / "configs").glob("*.py"))
-
-
-def load_config(name: str, variant: str | None = None) -> ml_collections.ConfigDict:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"configs.{name}", ROOT / "configs" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config(variant)
 
 
 def small_shapes_config(data_dir, epochs=2) -> ml_collections.ConfigDict:
@@ -298,3 +290,15 @@ def test_unwritable_workdir(tmp_path, data_dir):
     blocked.write_text("not a folder")
     with pytest.raises((PermissionError, FileExistsError, NotADirectoryError)):
         train_and_evaluate(small_shapes_config(data_dir), blocked / "run")
+
+
+def test_pad_batch_weights_and_class_weighted_training(tmp_path, data_dir):
+    from seqjax.train.fit import pad_batch
+
+    padded = pad_batch({"inputs": np.ones((3, 2)), "label": np.array([1, 0, 1])}, 5)
+    assert padded["weight"].tolist() == [1, 1, 1, 0, 0] and padded["inputs"][3:].sum() == 0
+    kept = pad_batch({"label": np.array([1, 0]), "weight": np.array([2.0, 0.5], np.float32)}, 3)
+    assert kept["weight"].tolist() == [2.0, 0.5, 0.0]
+    config = small_shapes_config(data_dir, epochs=1)
+    config.data.class_weights = True
+    assert 0.0 <= train_and_evaluate(config, tmp_path)["accuracy"] <= 1.0

@@ -38,7 +38,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.validation_fraction = 0.0  # or the last fraction, as Keras's validation_split
     c.data.max_examples = 0  # cap each split (smoke runs); 0: all
     c.data.max_train_examples = 0  # cap the training split after validation is held out; 0: all
-    c.data.oversample = False
+    c.data.oversample = False  # random oversampling of the smaller classes (training split)
+    c.data.class_weights = False  # or weight each example's loss by n / (classes * class count)
     c.data.encoding = "values"
     c.data.field = "curve"
     c.data.label_field = "label"

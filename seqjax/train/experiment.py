@@ -17,7 +17,7 @@ import ml_collections
 import numpy as np
 
 from seqjax.data.features import Encoder
-from seqjax.data.pipeline import Subset, oversample, split_validation, train_test_split
+from seqjax.data.pipeline import Subset, class_weights, oversample, split_validation, train_test_split
 from seqjax.models import build_model, sample_input
 from seqjax.nn.embedding import set_embedding
 from seqjax.train import metrics as metrics_lib
@@ -139,6 +139,20 @@ def _check_resume(workdir: Path, config: ml_collections.ConfigDict) -> None:
         )
 
 
+def _training_transform(config: ml_collections.ConfigDict, encoder: Encoder, train):
+    """``encoder.encode``, plus a per-example loss ``weight`` with ``data.class_weights``."""
+    if not config.data.class_weights:
+        return encoder.encode
+    weights = class_weights([int(train[i][config.data.label_field]) for i in range(len(train))])
+
+    def encode(example):
+        out = encoder.encode(example)
+        out["weight"] = np.float32(weights[int(out["label"])])
+        return out
+
+    return encode
+
+
 def task_metrics(task: str, outputs: np.ndarray, labels: np.ndarray) -> dict:
     """Test metrics under their plain names for ``task``."""
     if task == "binary":
@@ -190,7 +204,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             state, saved_meta = restored
             meta.update({k: v for k, v in saved_meta.items() if k != "config"})
         trainer = Trainer(
-            model, tx, config.task, batch_size=config.batch_size, seed=config.seed, transform=encoder.encode,
+            model, tx, config.task, batch_size=config.batch_size, seed=config.seed,
+            transform=_training_transform(config, encoder, splits.train),
             vocab_size=encoder.vocab_size if encoder.encoding != "values" and not encoder.multi_hot else None,
         )
         state, history, early = fit(

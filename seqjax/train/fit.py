@@ -50,6 +50,7 @@ class EarlyStopping:
 def pad_batch(batch: dict, batch_size: int) -> dict:
     """Pads a short last batch to ``batch_size`` rows and adds ``weight [B]`` (0 on padding).
 
+    A ``weight`` the batch already has (class weights) is kept for the real rows.
     One batch shape means the step compiles once.
     """
     n = len(batch["label"])
