@@ -27,4 +27,6 @@ def main(argv):
 
 if __name__ == "__main__":
     flags.mark_flags_as_required(["workdir"])
-    app.run(main)
+    from seqjax.train.cli import parse_flags
+
+    app.run(main, flags_parser=parse_flags)

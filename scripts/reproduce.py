@@ -36,4 +36,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    from seqjax.train.cli import parse_flags
+
+    app.run(main, flags_parser=parse_flags)

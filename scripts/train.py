@@ -11,6 +11,7 @@ from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/<name>.py[:variant]).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (created; resumed if it holds checkpoints).")
+_FORCE = flags.DEFINE_bool("force", False, "If the workdir holds a different config's run, start fresh in workdir/run-N.")
 
 
 def main(argv):
@@ -19,14 +20,16 @@ def main(argv):
     from seqjax.train.experiment import train_and_evaluate
 
     def run():
-        results = train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+        results = train_and_evaluate(_CONFIG.value, _WORKDIR.value, force=_FORCE.value)
         shown = {k: v for k, v in results.items() if isinstance(v, float)}
         print("test metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in shown.items()))
-        print(f"reports: {_WORKDIR.value}/metrics.json, plots in {_WORKDIR.value}/plots/")
+        print(f"reports: {results['workdir']}/metrics.json, plots in {results['workdir']}/plots/")
 
     sys.exit(cli.run(run))
 
 
 if __name__ == "__main__":
     flags.mark_flags_as_required(["config", "workdir"])
-    app.run(main)
+    from seqjax.train.cli import parse_flags
+
+    app.run(main, flags_parser=parse_flags)

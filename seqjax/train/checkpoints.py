@@ -9,6 +9,7 @@ leaves a checkpoint that restores half-written.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -74,13 +75,26 @@ class Checkpoints:
         return self.latest.latest_step()
 
     def restore_latest(self, target: TrainState) -> tuple[TrainState, dict] | None:
-        """``(state, meta)`` of the latest complete checkpoint, or ``None``."""
-        step = self.latest.latest_step()
-        return None if step is None else self._restore(self.latest, step, target)
+        """``(state, meta)`` of the newest checkpoint that restores, or ``None``.
+
+        A corrupted or truncated checkpoint is skipped with a warning and the
+        previous one is used.
+        """
+        for step in sorted(self.latest.all_steps(), reverse=True):
+            try:
+                return self._restore(self.latest, step, target)
+            except Exception as err:  # orbax/tensorstore raise many types for damaged files
+                warnings.warn(
+                    f"checkpoint {self.directory / 'latest' / str(step)} is unreadable "
+                    f"({type(err).__name__}: {str(err)[:200]}); falling back to the previous one.",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+        return None
 
     def restore_best(self, target: TrainState) -> tuple[TrainState, dict] | None:
         """``(state, meta)`` of the best checkpoint, or ``None``."""
-        step = self.best.best_step() if hasattr(self.best, "best_step") else self.best.latest_step()
+        step = self.best.best_step()
         return None if step is None else self._restore(self.best, step, target)
 
     def close(self) -> None:

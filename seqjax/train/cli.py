@@ -7,12 +7,36 @@ bug and keeps its traceback.
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Callable
 
 from seqjax.train.fit import NonFiniteLossError
 
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, PermissionError, KeyError, NonFiniteLossError)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    """absl flag parsing for ``app.run(..., flags_parser=parse_flags)``.
+
+    A misspelt ``--config.field`` (ml_collections suggests the nearest name) or a
+    value of the wrong type exits with code 2 and one line, not a traceback.
+    """
+    from absl import flags
+
+    try:
+        return flags.FLAGS(argv)
+    except (AttributeError, KeyError, TypeError, ValueError, flags.Error) as err:
+        text = str(err.args[0] if err.args else err)
+        if "Traceback (most recent call last)" in text:  # an error inside the config file: keep its message
+            text = text.strip().splitlines()[-1].split("Error: ", 1)[-1]
+        suggestion = re.search(r'Did you mean "([^"]+)" instead of "([^"]+)"', text)
+        if isinstance(err, AttributeError) and suggestion:  # ml_collections's unknown-field error
+            text = f"unknown config field {suggestion.group(2)!r}; did you mean {suggestion.group(1)!r}?"
+        text = text.replace("\\'", "'").replace("\\n", " ").replace("\n", " ").strip("'\" ")
+        hint = "" if "--config" in text or "flag" in text else " (in the --config overrides)"
+        print(f"error: {text}{hint}", file=sys.stderr)
+        sys.exit(2)
 
 
 def run(main: Callable[[], int | None]) -> int:

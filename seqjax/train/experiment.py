@@ -29,8 +29,9 @@ from seqjax.train.optimizers import make_optimizer
 from seqjax.train.state import TrainState, create_train_state, state_from_variables, variables_of
 from seqjax.train.summary import format_summary, summarize
 
-# Fields that must match to resume a workdir (anything else may change, e.g. epochs).
-RESUME_KEYS = ("seed", "batch_size", "task", "data", "model", "optimizer")
+# Fields that must match to resume a workdir. Anything else may change between runs
+# (epochs, the learning rate, clipping, early stopping): the saved state still fits.
+RESUME_KEYS = ("seed", "batch_size", "task", "data", "model", "optimizer.name")
 
 
 class Splits(NamedTuple):
@@ -115,10 +116,19 @@ def build(config: ml_collections.ConfigDict, encoder: Encoder, num_outputs: int)
     return model, tx, state
 
 
-def _check_resume(workdir: Path, config: ml_collections.ConfigDict) -> None:
+def _fresh_subfolder(workdir: Path) -> Path:
+    """The first ``workdir/run-N`` that does not exist yet."""
+    n = 2
+    while (workdir / f"run-{n}").exists():
+        n += 1
+    return workdir / f"run-{n}"
+
+
+def _config_diffs(workdir: Path, config: ml_collections.ConfigDict) -> list[str]:
+    """The resume-relevant fields where ``config`` differs from the run in ``workdir``."""
     saved_path = workdir / "config.json"
     if not saved_path.is_file() or not (workdir / "checkpoints").is_dir():
-        return
+        return []
     saved = json.loads(saved_path.read_text())
     current = json.loads(config.to_json())
     diffs = []
@@ -130,13 +140,14 @@ def _check_resume(workdir: Path, config: ml_collections.ConfigDict) -> None:
         elif a != b and not (prefix.endswith("manual_dir") or prefix.endswith("data_dir")):
             diffs.append(f"{prefix}: {a!r} in the workdir, {b!r} now")
 
+    def get(tree, dotted):
+        for part in dotted.split("."):
+            tree = tree.get(part) if isinstance(tree, dict) else None
+        return tree
+
     for key in RESUME_KEYS:
-        compare(saved.get(key), current.get(key), key)
-    if diffs:
-        raise ValueError(
-            f"workdir {workdir} holds a run of a different config; refusing to resume it:\n  "
-            + "\n  ".join(diffs) + "\nUse another --workdir to train this config."
-        )
+        compare(get(saved, key), get(current, key), key)
+    return diffs
 
 
 def _training_transform(config: ml_collections.ConfigDict, encoder: Encoder, train):
@@ -153,6 +164,17 @@ def _training_transform(config: ml_collections.ConfigDict, encoder: Encoder, tra
     return encode
 
 
+def _checkpoints(config: ml_collections.ConfigDict, workdir: Path) -> Checkpoints:
+    """The run's checkpoints, ranked by the early-stopping monitor (training loss without validation)."""
+    has_validation = bool(config.data.validation_count or config.data.validation_fraction)
+    return Checkpoints(
+        workdir / "checkpoints",
+        monitor=config.early_stopping.monitor if has_validation else "loss",
+        mode=config.early_stopping.mode if has_validation else "min",
+        max_to_keep=config.checkpoint.max_to_keep,
+    )
+
+
 def task_metrics(task: str, outputs: np.ndarray, labels: np.ndarray) -> dict:
     """Test metrics under their plain names for ``task``."""
     if task == "binary":
@@ -163,12 +185,25 @@ def task_metrics(task: str, outputs: np.ndarray, labels: np.ndarray) -> dict:
     return metrics_lib.regression_metrics(labels, outputs)
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *, force: bool = False) -> dict:
     """Trains ``config`` in ``workdir`` (resuming if it holds a checkpoint) and
-    evaluates the final (or best) model on the test split. Returns ``metrics.json``."""
+    evaluates the final (or best) model on the test split. Returns ``metrics.json``.
+
+    A workdir holding a run of a different config is refused; with ``force`` the
+    new run goes to a fresh ``workdir/run-N`` subfolder and the old run is kept.
+    """
     start = time.perf_counter()
     validate(config)
     workdir = Path(workdir)
+    diffs = _config_diffs(workdir, config)
+    if diffs and not force:
+        raise ValueError(
+            f"workdir {workdir} holds a run of a different config; refusing to resume it:\n  "
+            + "\n  ".join(diffs) + "\nUse another --workdir, or --force to start fresh in a new subfolder."
+        )
+    if diffs:
+        workdir = _fresh_subfolder(workdir)
+        print(f"--force: the config differs from the run in the workdir; starting fresh in {workdir}")
     try:
         workdir.mkdir(parents=True, exist_ok=True)
         probe = workdir / ".write_test"
@@ -176,7 +211,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         probe.unlink()
     except OSError as err:
         raise PermissionError(f"workdir {workdir} is not writable ({err.strerror}); choose another --workdir.") from None
-    _check_resume(workdir, config)
     reports.write_json(workdir / "config.json", json.loads(config.to_json()))
 
     splits = load_splits(config)
@@ -192,11 +226,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     early = (
         EarlyStopping(es_cfg.monitor, es_cfg.patience, es_cfg.mode, es_cfg.restore_best) if es_cfg.enabled else None
     )
-    monitor = es_cfg.monitor if splits.validation is not None else "loss"
-    checkpoints = Checkpoints(
-        workdir / "checkpoints", monitor=monitor, mode=es_cfg.mode if splits.validation is not None else "min",
-        max_to_keep=config.checkpoint.max_to_keep,
-    )
+    checkpoints = _checkpoints(config, workdir)
     try:
         restored = checkpoints.restore_latest(state)
         meta = {"config": json.loads(config.to_json())}
@@ -233,7 +263,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     if "confusion_matrix" in results:
         reports.plot_confusion(results["confusion_matrix"], encoder.class_names, workdir / "plots" / "confusion_matrix.png")
     reports.write_json(workdir / "metrics.json", results)
-    return results
+    return {**results, "workdir": str(workdir)}
 
 
 # --- using a finished run --------------------------------------------------------------
@@ -259,7 +289,7 @@ def load_run(workdir: str | Path) -> LoadedRun:
     model = build_model(model_cfg, vocab_size=encoder.vocab_size)
     tx = make_optimizer(config)
     template = create_train_state(model, tx, jax.random.key(0), sample_input(model, encoder.example_shape))
-    checkpoints = Checkpoints(workdir / "checkpoints")
+    checkpoints = _checkpoints(config, workdir)
     try:
         restored = checkpoints.restore_best(template) or checkpoints.restore_latest(template)
     finally:

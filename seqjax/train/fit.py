@@ -125,16 +125,17 @@ class Trainer:
                 state, metrics = self._train_step(state, pad_batch(batch, self.batch_size))
                 totals = _summed(totals, metrics)
                 bar.update(1)
+                # One scalar read per step: it names the exact step that went wrong.
+                loss = float(metrics["loss_sum"]) / max(float(metrics["count"]), 1.0)
+                if not math.isfinite(loss):
+                    bar.close()
+                    raise NonFiniteLossError(
+                        f"the training loss became {loss} at step {int(state.step)} "
+                        f"(epoch {epoch + 1}, batch {index + 1} of {len(dataset)}). The last complete "
+                        "checkpoint is kept. Lower optimizer.learning_rate or set optimizer.clip_norm."
+                    )
                 if index % 10 == 0 or index == len(dataset) - 1:
-                    live = _epoch_metrics(totals)
-                    if not math.isfinite(live["loss"]):
-                        bar.close()
-                        raise NonFiniteLossError(
-                            f"the training loss became {live['loss']} at step {int(state.step)} "
-                            f"(epoch {epoch + 1}, batch {index + 1} of {len(dataset)}). Lower "
-                            "optimizer.learning_rate or set optimizer.clip_norm."
-                        )
-                    bar.set_postfix({k: f"{v:.4f}" for k, v in live.items()})
+                    bar.set_postfix({k: f"{v:.4f}" for k, v in _epoch_metrics(totals).items()})
             bar.close()
         return state, _epoch_metrics(totals)
 
