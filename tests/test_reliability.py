@@ -98,3 +98,15 @@ def test_no_pickle_anywhere():
         text = path.read_text()
         assert not re.search(r"^\s*(import|from)\s+(c?pickle|dill|cloudpickle)\b", text, re.M), path
         assert "allow_pickle=True" not in text, path
+
+
+def test_token_ids_past_the_embedding_are_refused(tmp_path, data_dir, manual_dir):
+    from conftest import require
+    from seqjax.train.reproduce import load_config
+
+    require("seed-lab/sst_movie_reviews_processed_train.csv.gz")
+    config = load_config("sst_lstm", "smoke")
+    config.data.data_dir, config.data.manual_dir = str(data_dir), str(manual_dir)
+    config.model.vocab_size = 50  # smaller than the 4,823 token ids the data holds
+    with pytest.raises(ValueError, match=r"inputs: token id \d+ at index .* is outside \[0, vocab_size=50\)"):
+        train_and_evaluate(config, tmp_path)

@@ -236,7 +236,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
         trainer = Trainer(
             model, tx, config.task, batch_size=config.batch_size, seed=config.seed,
             transform=_training_transform(config, encoder, splits.train),
-            vocab_size=encoder.vocab_size if encoder.encoding != "values" and not encoder.multi_hot else None,
+            vocab_size=model.vocab_size,  # the embedding's rows: ids past them are refused, not clamped
         )
         state, history, early = fit(
             trainer, state, splits.train, splits.validation, epochs=config.epochs, early_stopping=early,
