@@ -18,10 +18,22 @@ def _bash_blocks(text: str) -> list[str]:
     return blocks
 
 
+def _two_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Two commands", 1)[1].split("\n## ", 1)[0]
+    return _bash_blocks(section)
+
+
 def test_ci_runs_the_readme_test_command():
-    blocks = _bash_blocks((ROOT / "README.md").read_text())
-    assert len(blocks) == 2, "the README has exactly two commands: main job and tests"
+    blocks = _two_commands()
+    assert len(blocks) == 2, "the 'Two commands' section has the main job and the tests"
     test_command = blocks[1]
     assert "pytest" in test_command
     ci_lines = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert test_command in ci_lines, ".ci/run must call the README's test command verbatim"
+
+
+def test_main_command_trains_on_generated_data():
+    main = _two_commands()[0]
+    assert "scripts/train.py --config configs/shapes_lstm.py" in main
+    assert "SEQJAX_MANUAL_DIR" not in main, "the main job needs no downloaded data"
