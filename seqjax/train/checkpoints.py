@@ -19,6 +19,12 @@ from flax import serialization
 from seqjax.train.state import TrainState
 
 
+def _abstract(x):
+    if isinstance(x, jax.Array):
+        return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding)
+    return x
+
+
 class Checkpoints:
     """``latest/`` keeps the last ``max_to_keep`` epochs; ``best/`` the best by ``monitor``.
 
@@ -51,7 +57,7 @@ class Checkpoints:
     def _args(self, state: TrainState, meta: dict):
         ocp = self._ocp
         return ocp.args.Composite(
-            state=ocp.args.StandardSave(serialization.to_state_dict(jax.device_get(state))),
+            state=ocp.args.StandardSave(serialization.to_state_dict(state)),
             meta=ocp.args.JsonSave(meta),
         )
 
@@ -64,7 +70,8 @@ class Checkpoints:
 
     def _restore(self, manager, step: int, target: TrainState) -> tuple[TrainState, dict]:
         ocp = self._ocp
-        template = serialization.to_state_dict(jax.device_get(target))
+        # Restoring into the target's shardings lets a run saved on N devices resume on M.
+        template = jax.tree.map(_abstract, serialization.to_state_dict(target))
         restored = manager.restore(
             step,
             args=ocp.args.Composite(state=ocp.args.StandardRestore(template), meta=ocp.args.JsonRestore()),

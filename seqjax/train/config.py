@@ -83,6 +83,10 @@ def base_config() -> ml_collections.ConfigDict:
     c.early_stopping.mode = "min"
     c.early_stopping.restore_best = True
 
+    c.mesh = ml_collections.ConfigDict()
+    c.mesh.model_axis = 1  # devices per model replica (embedding rows / dense columns split over them)
+    c.mesh.pad_batch = False  # pad a batch that does not split over the devices instead of refusing it
+
     c.checkpoint = ml_collections.ConfigDict()
     c.checkpoint.max_to_keep = 2
     return c

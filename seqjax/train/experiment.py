@@ -21,7 +21,7 @@ from seqjax.data.pipeline import Subset, class_weights, oversample, split_valida
 from seqjax.models import build_model, sample_input
 from seqjax.nn.embedding import set_embedding
 from seqjax.train import metrics as metrics_lib
-from seqjax.train import reports
+from seqjax.train import reports, sharding
 from seqjax.train.checkpoints import Checkpoints
 from seqjax.train.config import validate
 from seqjax.train.fit import EarlyStopping, Trainer, fit
@@ -227,17 +227,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
         EarlyStopping(es_cfg.monitor, es_cfg.patience, es_cfg.mode, es_cfg.restore_best) if es_cfg.enabled else None
     )
     checkpoints = _checkpoints(config, workdir)
+    mesh = sharding.make_mesh(config.mesh.model_axis)
     try:
+        trainer = Trainer(
+            model, tx, config.task, batch_size=config.batch_size, seed=config.seed,
+            transform=_training_transform(config, encoder, splits.train),
+            vocab_size=model.vocab_size,  # the embedding's rows: ids past them are refused, not clamped
+            mesh=mesh, pad_batch=config.mesh.pad_batch,
+        )
+        state = trainer.place(state)
         restored = checkpoints.restore_latest(state)
         meta = {"config": json.loads(config.to_json())}
         if restored is not None:
             state, saved_meta = restored
             meta.update({k: v for k, v in saved_meta.items() if k != "config"})
-        trainer = Trainer(
-            model, tx, config.task, batch_size=config.batch_size, seed=config.seed,
-            transform=_training_transform(config, encoder, splits.train),
-            vocab_size=model.vocab_size,  # the embedding's rows: ids past them are refused, not clamped
-        )
         state, history, early = fit(
             trainer, state, splits.train, splits.validation, epochs=config.epochs, early_stopping=early,
             checkpoints=checkpoints, meta=meta, progress=config.progress,
@@ -250,6 +253,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
     results.update(
         {
             "devices": jax.device_count(),
+            "mesh": sharding.describe(mesh),
             "platform": jax.devices()[0].platform,
             "epochs_trained": len(next(iter(history.values()), [])),
             "best_epoch": early.best_epoch if early is not None else None,

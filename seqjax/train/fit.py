@@ -85,24 +85,49 @@ class Trainer:
       model: the Flax module.
       tx: the optax optimizer.
       task: ``binary``, ``multiclass`` or ``regression``.
-      batch_size: examples per step.
+      batch_size: examples per step (the global batch, over every device).
       seed: shuffling and dropout seed.
       transform: example -> ``{"inputs", "label"}`` (the fitted encoder's ``encode``).
       vocab_size: checks ``inputs`` token ids against it when set.
+      mesh: the device mesh (:func:`seqjax.train.sharding.make_mesh`); all devices by default.
+      pad_batch: pad a batch that does not split evenly over the devices (masked rows)
+        instead of refusing it.
     """
 
     def __init__(self, model, tx, task: str, *, batch_size: int, seed: int, transform: Callable,
-                 vocab_size: int | None = None):
+                 vocab_size: int | None = None, mesh=None, pad_batch: bool = False):
+        from seqjax.train import sharding
+
         self.task, self.batch_size, self.seed, self.transform = task, batch_size, seed, transform
         self.vocab_sizes = {"inputs": vocab_size} if vocab_size else None
-        train_step = make_train_step(model, tx, task)
-        base_key = jax.random.key(seed)
+        self.mesh = mesh if mesh is not None else sharding.make_mesh()
+        self.step_rows = sharding.check_batch_size(batch_size, self.mesh, pad_batch)
+        self._sharding = sharding
+        self._train_step_fn = make_train_step(model, tx, task)
+        self._eval_step_fn = make_eval_step(model, task)
+        self._train_step = self._eval_step = None
+        self.state_sharding = None
+
+    def place(self, state: TrainState) -> TrainState:
+        """Puts ``state`` on the mesh and compiles the steps for its shardings."""
+        self.state_sharding = self._sharding.state_shardings(state, self.mesh)
+        state = jax.device_put(state, self.state_sharding)
+        batch_sh = self._sharding.batch_sharding(self.mesh)
+        replicated = self._sharding.NamedSharding(self.mesh, self._sharding.P())
+        base_key = jax.random.key(self.seed)
+        train_step = self._train_step_fn
 
         def step(state: TrainState, batch: dict):
             return train_step(state, batch, jax.random.fold_in(base_key, state.step))
 
-        self._train_step = jax.jit(step, donate_argnums=0)
-        self._eval_step = jax.jit(make_eval_step(model, task))
+        self._train_step = jax.jit(step, in_shardings=(self.state_sharding, batch_sh),
+                                   out_shardings=(self.state_sharding, replicated), donate_argnums=0)
+        self._eval_step = jax.jit(self._eval_step_fn, in_shardings=(self.state_sharding, batch_sh),
+                                  out_shardings=(replicated, replicated))
+        return state
+
+    def _device_batch(self, batch: dict) -> dict:
+        return self._sharding.global_batch(pad_batch(batch, self.step_rows), self.mesh)
 
     def _batches(self, source, *, epoch: int, shuffle: bool):
         return pipeline.batches(
@@ -115,6 +140,7 @@ class Trainer:
         """One epoch; returns the new state and ``{"loss", "accuracy" | "mae"}``."""
         from tqdm.auto import tqdm
 
+        state = self.place(state) if self._train_step is None else jax.device_put(state, self.state_sharding)
         dataset = self._batches(source, epoch=epoch, shuffle=True)
         totals = None
         with warnings.catch_warnings():
@@ -122,7 +148,7 @@ class Trainer:
             warnings.filterwarnings("ignore", message="Some donated buffers were not usable")
             bar = tqdm(total=len(dataset), desc=description, disable=not progress, leave=True, dynamic_ncols=True)
             for index, batch in enumerate(dataset):
-                state, metrics = self._train_step(state, pad_batch(batch, self.batch_size))
+                state, metrics = self._train_step(state, self._device_batch(batch))
                 totals = _summed(totals, metrics)
                 bar.update(1)
                 # One scalar read per step: it names the exact step that went wrong.
@@ -141,10 +167,11 @@ class Trainer:
 
     def evaluate(self, state: TrainState, source, *, prefix: str = "") -> tuple[dict[str, float], np.ndarray, np.ndarray]:
         """``(metrics, outputs, labels)`` over ``source`` in order, dropout off."""
+        state = self.place(state) if self._eval_step is None else jax.device_put(state, self.state_sharding)
         totals, outs, labels = None, [], []
         for batch in self._batches(source, epoch=0, shuffle=False):
             n = len(batch["label"])
-            metrics, out = self._eval_step(state, pad_batch(batch, self.batch_size))
+            metrics, out = self._eval_step(state, self._device_batch(batch))
             totals = _summed(totals, metrics)
             outs.append(np.asarray(out)[:n])
             labels.append(np.asarray(batch["label"]))

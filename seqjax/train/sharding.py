@@ -1,0 +1,128 @@
+"""Data-parallel (and optional model-parallel) placement with JAX's own SPMD machinery.
+
+The mesh spans every visible device: a ``data`` axis by default, plus an optional
+``model`` axis. Each global batch is split over ``data``; parameters are
+replicated, or, with a ``model`` axis, embedding tables are split by rows and
+dense kernels by columns. ``jax.jit`` with these shardings does the rest
+(gradients are all-reduced over ``data`` by XLA).
+
+Several hosts: :func:`initialize_distributed` calls ``jax.distributed.initialize``;
+each process then feeds its own slice of every global batch
+(:func:`global_batch`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+DATA, MODEL = "data", "model"
+
+
+def initialize_distributed(coordinator: str = "", num_processes: int = 0, process_id: int = -1) -> bool:
+    """``jax.distributed.initialize`` from arguments or ``SEQJAX_COORDINATOR`` /
+    ``SEQJAX_NUM_PROCESSES`` / ``SEQJAX_PROCESS_ID``. Returns whether it ran (it is
+    skipped for a single process)."""
+    coordinator = coordinator or os.environ.get("SEQJAX_COORDINATOR", "")
+    num_processes = num_processes or int(os.environ.get("SEQJAX_NUM_PROCESSES", "0") or 0)
+    process_id = process_id if process_id >= 0 else int(os.environ.get("SEQJAX_PROCESS_ID", "-1") or -1)
+    if not coordinator or num_processes <= 1:
+        return False
+    if process_id < 0:
+        raise ValueError("several processes need a process id: set SEQJAX_PROCESS_ID (0 .. num_processes - 1).")
+    jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id)
+    return True
+
+
+def make_mesh(model_axis: int = 1, devices: list | None = None) -> Mesh:
+    """A ``(data, model)`` mesh over ``devices`` (all by default)."""
+    devices = list(devices if devices is not None else jax.devices())
+    if model_axis < 1 or len(devices) % model_axis:
+        raise ValueError(
+            f"mesh.model_axis={model_axis} must divide the {len(devices)} devices; "
+            f"use one of {[d for d in range(1, len(devices) + 1) if len(devices) % d == 0]}."
+        )
+    grid = np.array(devices).reshape(len(devices) // model_axis, model_axis)
+    return Mesh(grid, (DATA, MODEL))
+
+
+def data_size(mesh: Mesh) -> int:
+    return mesh.shape[DATA]
+
+
+def check_batch_size(batch_size: int, mesh: Mesh, pad: bool) -> int:
+    """The per-step batch size: ``batch_size`` if it splits evenly over ``data``, else
+    (with ``pad``) the next multiple, whose extra rows are masked out."""
+    n = data_size(mesh)
+    if batch_size % n == 0:
+        return batch_size
+    if pad:
+        return -(-batch_size // n) * n
+    below, above = batch_size - batch_size % n, batch_size - batch_size % n + n
+    raise ValueError(
+        f"batch_size={batch_size} does not split evenly over the {n} devices of the data axis; "
+        f"use a multiple of {n} (e.g. {below or above} or {above}), or set mesh.pad_batch=True "
+        "to pad each batch with masked rows."
+    )
+
+
+def batch_sharding(mesh: Mesh) -> NamedSharding:
+    """Rows over ``data``, everything else whole."""
+    return NamedSharding(mesh, P(DATA))
+
+
+def _param_spec(path: tuple, leaf: Any, model: int) -> P:
+    if model == 1 or getattr(leaf, "ndim", 0) != 2:
+        return P()
+    name = jax.tree_util.keystr(path)
+    rows, cols = leaf.shape
+    if "embedding" in name and rows % model == 0:
+        return P(MODEL, None)  # split the vocabulary
+    if "kernel" in name and "Dense" in name and cols % model == 0:
+        return P(None, MODEL)  # split the output units
+    return P()
+
+
+def state_shardings(state: Any, mesh: Mesh) -> Any:
+    """Shardings for a :class:`~seqjax.train.state.TrainState`.
+
+    Params follow :func:`_param_spec`; every part of the optimizer state shaped
+    like the params (optax's moments) is sharded like them; the rest is replicated.
+    """
+    model = mesh.shape[MODEL]
+    replicated = NamedSharding(mesh, P())
+
+    def place(tree):
+        return jax.tree_util.tree_map_with_path(lambda p, x: NamedSharding(mesh, _param_spec(p, x, model)), tree)
+
+    params = place(state.params)
+    params_def = jax.tree.structure(state.params)
+    opt_state = jax.tree.map(
+        lambda node: params if jax.tree.structure(node) == params_def else replicated,
+        state.opt_state,
+        is_leaf=lambda node: jax.tree.structure(node) == params_def,
+    )
+    return type(state)(replicated, params, place(state.frozen), opt_state)
+
+
+def global_batch(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
+    """Places a host batch on the mesh, rows split over ``data``.
+
+    With one process ``batch`` is the whole global batch; with several, each
+    process passes its own contiguous slice of rows and they are stitched into
+    one global array.
+    """
+    sharding = batch_sharding(mesh)
+    if jax.process_count() == 1:
+        return jax.device_put(batch, sharding)
+    return {k: jax.make_array_from_process_local_data(sharding, v) for k, v in batch.items()}
+
+
+def describe(mesh: Mesh) -> dict[str, Any]:
+    """The mesh for ``metrics.json``."""
+    return {"axes": dict(mesh.shape), "devices": int(mesh.devices.size), "processes": jax.process_count(),
+            "platform": jax.devices()[0].platform}

@@ -1,0 +1,47 @@
+"""Runs a small training in this process's devices and prints what the tests compare.
+
+Started by tests/test_sharding.py with XLA_FLAGS=--xla_force_host_platform_device_count=N,
+so the rest of the suite keeps one device.
+
+    python tests/multidevice_run.py WORKDIR DATA_DIR EPOCHS BATCH_SIZE [pad] [model2]
+"""
+
+import json
+import sys
+
+import jax
+import ml_collections
+
+from seqjax.train.experiment import train_and_evaluate
+from seqjax.train.reproduce import load_config
+
+
+def main(workdir, data_dir, epochs, batch_size, *flags):
+    c = load_config("shapes_lstm")
+    c.data.data_dir = data_dir
+    c.data.options = ml_collections.ConfigDict({"num_train": 64, "num_test": 32})
+    c.model.hidden_sizes = (8,)
+    c.model.dense = (8,)
+    c.epochs, c.batch_size, c.progress = int(epochs), int(batch_size), False
+    c.mesh.pad_batch = "pad" in flags
+    if "model2" in flags:
+        c.mesh.model_axis = 2
+    results = train_and_evaluate(c, workdir)
+    lines = open(f"{workdir}/history.csv").read().splitlines()
+    losses = [float(line.split(",")[1]) for line in lines[1:]]
+
+    from seqjax.train import sharding
+
+    mesh = sharding.make_mesh(c.mesh.model_axis)
+    import numpy as np
+
+    placed = sharding.global_batch({"inputs": np.zeros((c.batch_size + (-c.batch_size) % mesh.shape["data"], 55))}, mesh)
+    print("RESULT " + json.dumps({
+        "devices": jax.device_count(), "losses": losses, "mesh": results["mesh"],
+        "shards": [list(s.data.shape) for s in placed["inputs"].addressable_shards],
+        "accuracy": results["accuracy"],
+    }))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
