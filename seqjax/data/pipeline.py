@@ -39,6 +39,25 @@ class Subset:
         return self._indices
 
 
+class _ProcessRows:
+    """This process's rows of every global batch of ``source``: global batch ``b``
+    holds positions ``[b * G, (b + 1) * G)`` and process ``p`` of ``P`` reads
+    positions ``b * G + p * G / P`` onwards, ``G / P`` of them. The remainder
+    that does not fill a global batch is dropped."""
+
+    def __init__(self, source: Any, global_batch: int, index: int, count: int):
+        self._source, self._global, self._index = source, global_batch, index
+        self._local = global_batch // count
+        self._batches = len(source) // global_batch
+
+    def __len__(self) -> int:
+        return self._batches * self._local
+
+    def __getitem__(self, i: int) -> Any:
+        batch, offset = divmod(int(i), self._local)
+        return self._source[batch * self._global + self._index * self._local + offset]
+
+
 def epoch_seed(seed: int, epoch: int) -> int:
     """A 32-bit shuffle seed for ``epoch``, derived from the run's ``seed``."""
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
@@ -73,6 +92,8 @@ def batches(
     drop_remainder: bool = False,
     transform: Callable[[Example], Example] | None = None,
     vocab_sizes: Mapping[str, int] | None = None,
+    process_index: int = 0,
+    process_count: int = 1,
 ) -> grain.MapDataset:
     """One epoch of batches of ``source`` as a grain ``MapDataset``.
 
@@ -90,6 +111,8 @@ def batches(
       drop_remainder: drop the last, smaller batch.
       transform: per-example function returning a dict of NumPy arrays / scalars.
       vocab_sizes: ``{batch key: vocabulary size}`` to check token ids against.
+      process_index, process_count: with several processes (hosts), each reads only
+        its disjoint ``batch_size / process_count`` rows of every global batch.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int; got {batch_size!r}.")
@@ -98,6 +121,11 @@ def batches(
     dataset = grain.MapDataset.source(source)
     if shuffle:
         dataset = dataset.shuffle(seed=epoch_seed(seed, epoch))
+    if process_count > 1:
+        if batch_size % process_count:
+            raise ValueError(f"batch_size={batch_size} must split evenly over the {process_count} processes.")
+        dataset = grain.MapDataset.source(_ProcessRows(dataset, batch_size, process_index, process_count))
+        batch_size //= process_count
     if transform is not None:
         dataset = dataset.map(transform)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)

@@ -211,16 +211,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
         probe.unlink()
     except OSError as err:
         raise PermissionError(f"workdir {workdir} is not writable ({err.strerror}); choose another --workdir.") from None
-    reports.write_json(workdir / "config.json", json.loads(config.to_json()))
+    primary = jax.process_index() == 0  # with several hosts only process 0 writes reports
+    if primary:
+        reports.write_json(workdir / "config.json", json.loads(config.to_json()))
 
     splits = load_splits(config)
     encoder = make_encoder(config, splits)
-    encoder.save(workdir / "encoder.json")
+    if primary:
+        encoder.save(workdir / "encoder.json")
     model, tx, state = build(config, encoder, _num_outputs(config, splits))
 
     summary = summarize(model, variables_of(state), sample_input(model, encoder.example_shape))
-    summary_text = format_summary(summary, title=config.data.name)
-    (workdir / "summary.txt").write_text(summary_text + "\n")
+    if primary:
+        reports.atomic_write_text(workdir / "summary.txt", format_summary(summary, title=config.data.name) + "\n")
 
     es_cfg = config.early_stopping
     early = (
@@ -262,11 +265,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
             "wall_time_s": round(time.perf_counter() - start, 2),
         }
     )
-    reports.write_history_csv(workdir / "history.csv", history)
-    reports.plot_history(history, workdir / "plots")
-    if "confusion_matrix" in results:
-        reports.plot_confusion(results["confusion_matrix"], encoder.class_names, workdir / "plots" / "confusion_matrix.png")
-    reports.write_json(workdir / "metrics.json", results)
+    if primary:
+        reports.write_history_csv(workdir / "history.csv", history)
+        reports.plot_history(history, workdir / "plots")
+        if "confusion_matrix" in results:
+            reports.plot_confusion(results["confusion_matrix"], encoder.class_names,
+                                   workdir / "plots" / "confusion_matrix.png")
+        reports.write_json(workdir / "metrics.json", results)
     return {**results, "workdir": str(workdir)}
 
 

@@ -123,16 +123,18 @@ class Trainer:
         self._train_step = jax.jit(step, in_shardings=(self.state_sharding, batch_sh),
                                    out_shardings=(self.state_sharding, replicated), donate_argnums=0)
         self._eval_step = jax.jit(self._eval_step_fn, in_shardings=(self.state_sharding, batch_sh),
-                                  out_shardings=(replicated, replicated))
+                                  out_shardings=replicated)
         return state
 
     def _device_batch(self, batch: dict) -> dict:
-        return self._sharding.global_batch(pad_batch(batch, self.step_rows), self.mesh)
+        local_rows = self.step_rows // jax.process_count()
+        return self._sharding.global_batch(pad_batch(batch, local_rows), self.mesh)
 
     def _batches(self, source, *, epoch: int, shuffle: bool):
         return pipeline.batches(
             source, batch_size=self.batch_size, seed=self.seed, epoch=epoch, shuffle=shuffle,
             transform=self.transform, vocab_sizes=self.vocab_sizes,
+            process_index=jax.process_index(), process_count=jax.process_count(),
         )
 
     def train_epoch(self, state: TrainState, source, epoch: int, *, progress: bool = True,
@@ -170,11 +172,11 @@ class Trainer:
         state = self.place(state) if self._eval_step is None else jax.device_put(state, self.state_sharding)
         totals, outs, labels = None, [], []
         for batch in self._batches(source, epoch=0, shuffle=False):
-            n = len(batch["label"])
-            metrics, out = self._eval_step(state, self._device_batch(batch))
+            metrics, out, label, weight = self._eval_step(state, self._device_batch(batch))
             totals = _summed(totals, metrics)
-            outs.append(np.asarray(out)[:n])
-            labels.append(np.asarray(batch["label"]))
+            real = np.asarray(weight) > 0
+            outs.append(np.asarray(out)[real])
+            labels.append(np.asarray(label)[real])
         return _epoch_metrics(totals, prefix), np.concatenate(outs), np.concatenate(labels)
 
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from seqjax._io import atomic_write_text
+from seqjax._io import atomic_write_text  # noqa: F401  (re-exported for the run directory)
 
 
 def write_json(path: str | Path, data: Any) -> None:

@@ -80,11 +80,15 @@ def make_train_step(model: Any, tx: optax.GradientTransformation, task: str) -> 
 
 
 def make_eval_step(model: Any, task: str) -> Callable:
-    """``eval_step(state, batch) -> (metrics, outputs)`` with dropout off."""
+    """``eval_step(state, batch) -> (metrics, outputs, labels, weight)`` with dropout off.
+
+    Labels and weights come back with the outputs so that every process sees the
+    whole global batch's (the loop keeps the rows with weight > 0).
+    """
 
     def eval_step(state: TrainState, batch: dict):
         logits = model.apply(variables_of(state), batch["inputs"], deterministic=True)
         losses = per_example_loss(task, logits, batch["label"])
-        return _batch_metrics(task, logits, batch, losses), outputs(task, logits)
+        return _batch_metrics(task, logits, batch, losses), outputs(task, logits), batch["label"], batch["weight"]
 
     return eval_step
