@@ -17,6 +17,13 @@ from seqjax.train.reproduce import load_config
 
 
 def main(workdir, data_dir, epochs, batch_size, *flags):
+    for flag in flags:
+        if flag.startswith("process="):  # process=I/N@PORT: one of N processes on this machine
+            index, rest = flag.split("=")[1].split("/")
+            count, port = rest.split("@")
+            from seqjax.train.sharding import initialize_distributed
+
+            initialize_distributed(f"localhost:{port}", int(count), int(index))
     c = load_config("shapes_lstm")
     c.data.data_dir = data_dir
     c.data.options = ml_collections.ConfigDict({"num_train": 64, "num_test": 32})
@@ -27,6 +34,9 @@ def main(workdir, data_dir, epochs, batch_size, *flags):
     if "model2" in flags:
         c.mesh.model_axis = 2
     results = train_and_evaluate(c, workdir)
+    if jax.process_index() != 0:
+        print("RESULT " + json.dumps({"process": jax.process_index(), "accuracy": results["accuracy"]}))
+        return
     lines = open(f"{workdir}/history.csv").read().splitlines()
     losses = [float(line.split(",")[1]) for line in lines[1:]]
 
@@ -39,7 +49,7 @@ def main(workdir, data_dir, epochs, batch_size, *flags):
     print("RESULT " + json.dumps({
         "devices": jax.device_count(), "losses": losses, "mesh": results["mesh"],
         "shards": [list(s.data.shape) for s in placed["inputs"].addressable_shards],
-        "accuracy": results["accuracy"],
+        "accuracy": results["accuracy"], "processes": jax.process_count(),
     }))
 
 

@@ -63,6 +63,26 @@ def test_model_axis_splits_dense_kernels(tmp_path, data_dir):
     np.testing.assert_allclose(out["losses"], single["losses"], rtol=1e-5)
 
 
+def test_two_processes_train_like_one_process_with_two_devices(tmp_path, data_dir):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+    cmd = [sys.executable, str(ROOT / "tests" / "multidevice_run.py"), str(tmp_path / "mp"), str(data_dir), "2", "16"]
+    procs = [subprocess.Popen(cmd + [f"process={i}/2@{port}"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs[0][1][-2000:] + outs[1][1][-2000:]
+    first = json.loads([ln for ln in outs[0][0].splitlines() if ln.startswith("RESULT ")][-1][7:])
+    second = json.loads([ln for ln in outs[1][0].splitlines() if ln.startswith("RESULT ")][-1][7:])
+    assert first["processes"] == 2 and first["devices"] == 2 and second == {"process": 1, "accuracy": first["accuracy"]}
+    local = run(2, tmp_path / "local", data_dir, 2, 16)
+    np.testing.assert_allclose(first["losses"], local["losses"], rtol=1e-5)
+    assert (tmp_path / "mp" / "metrics.json").is_file()
+
+
 def test_mesh_and_batch_checks_in_process():
     mesh = sharding.make_mesh()
     assert sharding.check_batch_size(7, mesh, pad=False) == 7  # one device: anything splits

@@ -51,6 +51,12 @@ def load_splits(config: ml_collections.ConfigDict) -> Splits:
 
     d = config.data
     kwargs = dict(data_dir=d.data_dir or None, manual_dir=d.manual_dir or None, **d.options.to_dict())
+    if jax.process_count() > 1:  # one process prepares the files, the others wait and read them
+        from jax.experimental import multihost_utils
+
+        if jax.process_index() == 0:
+            sjd.builder(d.name, **kwargs)
+        multihost_utils.sync_global_devices(f"seqjax: {d.name} prepared")
     builder = sjd.builder(d.name, **kwargs)
     train = builder.as_data_source(d.train_split)
     if d.test_split:

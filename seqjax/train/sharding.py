@@ -34,6 +34,7 @@ def initialize_distributed(coordinator: str = "", num_processes: int = 0, proces
         return False
     if process_id < 0:
         raise ValueError("several processes need a process id: set SEQJAX_PROCESS_ID (0 .. num_processes - 1).")
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU hosts; GPUs/TPUs use their own
     jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id)
     return True
 
