@@ -2,6 +2,7 @@
 
 Command: python scripts/train.py --config configs/imdb_lstm.py --workdir runs/imdb_lstm
 10 epochs, batch 128, the last 20% of the training reviews for validation.
+``:improved``: post-padding with the padding masked, bidirectional LSTM.
 Expected: course validation accuracy up to 0.89 (see docs/RESULTS.md).
 """
 
@@ -25,4 +26,5 @@ def get_config(variant=None):
     c.model.hidden_sizes = (32,)
     c.model.num_outputs = 1
     c.optimizer.name = "rmsprop"
-    return apply_variant(c, variant, {})
+    improved = {"data.padding": "post", "model.mask_zero": True, "model.bidirectional": True}
+    return apply_variant(c, variant, {"improved": improved})

@@ -5,6 +5,7 @@ Command: python scripts/train.py --config configs/sms_spam_lstm.py --workdir run
 40% test split (random_state 123, sklearn's split), the last 30% of the remaining messages for
 validation, the training part oversampled to balance the classes, early stopping on val_loss
 (patience 5, best weights restored). Parameters with the course's vocabulary of 5,965: 622,933.
+``:improved``: class weights instead of oversampling, post-padding with the padding masked.
 Expected: course test accuracy 0.955, precision 0.772, recall 0.927, F1 0.842 (see docs/RESULTS.md).
 """
 
@@ -37,4 +38,6 @@ def get_config(variant=None):
     c.early_stopping.enabled = True
     c.early_stopping.monitor = "val_loss"
     c.early_stopping.patience = 5
-    return apply_variant(c, variant, {})
+    # Class-weighted loss instead of duplicated spam, and padding masked out.
+    improved = {"data.oversample": False, "data.class_weights": True, "data.padding": "post", "model.mask_zero": True}
+    return apply_variant(c, variant, {"improved": improved})

@@ -2,6 +2,7 @@
 
 Command: python scripts/train.py --config configs/sst_lstm.py --workdir runs/sst_lstm
 Data: the course's ``sst2_lab`` CSVs (``--config.data.manual_dir=../shared/data``).
+Variants: ``:masked`` (padding masked out), ``:improved`` (masked bidirectional LSTM).
 Expected: course 0.803 test accuracy (see docs/RESULTS.md). Parameters: 162,722 (154,336 / 8,320 / 66).
 """
 
@@ -24,4 +25,5 @@ def get_config(variant=None):
     c.model.hidden_sizes = (32,)
     c.model.num_outputs = 2
     c.optimizer.name = "adam"
-    return apply_variant(c, variant, {"masked": {"model.mask_zero": True}})
+    improved = {"model.mask_zero": True, "model.bidirectional": True}  # masked bidirectional LSTM
+    return apply_variant(c, variant, {"masked": {"model.mask_zero": True}, "improved": improved})

@@ -92,6 +92,10 @@ class Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         """``DatasetInfo`` with shuffling off: splits read in generation order."""
         return tfds.core.DatasetInfo(builder=self, disable_shuffling=True, **kwargs)
 
+    def _split_generators(self, dl_manager):
+        """Default: one source file per split, keyed by the split's name in ``SOURCES``."""
+        return {split: self._generate_examples(self._source(dl_manager, split)) for split in self.SOURCES}
+
     def _source(self, dl_manager: tfds.download.DownloadManager, key: str) -> Path:
         """The local path of source ``key``: manual dir first, then upstream."""
         source = self.SOURCES[key]
@@ -118,6 +122,21 @@ class Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             f"Put the file at {where}/{source.manual_path} (get it from {source.homepage}) "
             f"and pass manual_dir=... or set {MANUAL_DIR_ENV} to that folder."
         )
+
+
+def course_lab_sources(pattern: str) -> dict[str, SourceFile]:
+    """``{"train", "test"}`` source files of the BT-AI course notebooks (``seed-lab/``).
+
+    ``pattern`` holds ``{split}``, e.g. ``"shape_classification_{split}.csv"``.
+    """
+    return {
+        split: SourceFile(
+            f"seed-lab/{pattern.format(split=split)}",
+            f"https://raw.githubusercontent.com/srush/BT-AI/main/notebooks/{pattern.format(split=split)}",
+            "https://github.com/srush/BT-AI (notebooks/)",
+        )
+        for split in ("train", "test")
+    }
 
 
 def _manual_dir(dl_manager: tfds.download.DownloadManager) -> Path | None:

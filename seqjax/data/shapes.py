@@ -12,7 +12,7 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
-from seqjax.data._builder import Builder, Config, SourceFile, csv_rows, parse_float, read_text
+from seqjax.data._builder import Builder, Config, course_lab_sources, csv_rows, parse_float, read_text
 
 CLASS_NAMES = ("square", "triangle", "ellipse")
 LENGTH = 55
@@ -116,14 +116,7 @@ class ShapeCurvesLab(Builder, skip_registration=True):
     """The course's shape-curve CSVs: ``class`` + columns ``0``..``54`` (1,200 / 300)."""
 
     BUILDER_CONFIGS = [Config(name="default")]
-    SOURCES = {
-        split: SourceFile(
-            f"seed-lab/shape_classification_{split}.csv",
-            f"https://raw.githubusercontent.com/srush/BT-AI/main/notebooks/shape_classification_{split}.csv",
-            "https://github.com/srush/BT-AI (notebooks/)",
-        )
-        for split in ("train", "test")
-    }
+    SOURCES = course_lab_sources("shape_classification_{split}.csv")
 
     def _info(self) -> tfds.core.DatasetInfo:
         return self._make_info(
@@ -131,9 +124,6 @@ class ShapeCurvesLab(Builder, skip_registration=True):
             features=_features(LENGTH),
             supervised_keys=("curve", "label"),
         )
-
-    def _split_generators(self, dl_manager):
-        return {split: self._generate_examples(self._source(dl_manager, split)) for split in self.SOURCES}
 
     def _generate_examples(self, path):
         source = str(path)

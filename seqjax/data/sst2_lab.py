@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow_datasets as tfds
 
-from seqjax.data._builder import Builder, Config, SourceFile, csv_rows, read_text
+from seqjax.data._builder import Builder, Config, course_lab_sources, csv_rows, read_text
 
 CLASS_NAMES = ("negative", "positive")
 LENGTH = 55
@@ -21,14 +21,7 @@ class Sst2Lab(Builder, skip_registration=True):
     """SST-2 sentences, already tokenized (train 6,920 / test 1,821)."""
 
     BUILDER_CONFIGS = [Config(name="default")]
-    SOURCES = {
-        split: SourceFile(
-            f"seed-lab/sst_movie_reviews_processed_{split}.csv.gz",
-            f"https://raw.githubusercontent.com/srush/BT-AI/main/notebooks/sst_movie_reviews_processed_{split}.csv.gz",
-            "https://github.com/srush/BT-AI (notebooks/)",
-        )
-        for split in ("train", "test")
-    }
+    SOURCES = course_lab_sources("sst_movie_reviews_processed_{split}.csv.gz")
 
     def _info(self) -> tfds.core.DatasetInfo:
         return self._make_info(
@@ -42,9 +35,6 @@ class Sst2Lab(Builder, skip_registration=True):
             ),
             supervised_keys=("tokens", "label"),
         )
-
-    def _split_generators(self, dl_manager):
-        return {split: self._generate_examples(self._source(dl_manager, split)) for split in self.SOURCES}
 
     def _generate_examples(self, path):
         source = str(path)
