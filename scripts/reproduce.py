@@ -9,12 +9,13 @@ import sys
 
 from absl import app, flags
 
-_ONLY = flags.DEFINE_list("only", [], "Experiments to run (default: all but imdb_glove).")
+_ONLY = flags.DEFINE_list("only", [], "Experiments to run (default: all but imdb_glove; 'none': only the table).")
 _DATA_DIR = flags.DEFINE_string("data_dir", "../shared/data", "Folder with the raw data files (manual dir).")
 _SEEDS = flags.DEFINE_list("seeds", ["0"], "Seeds, one run each.")
 _VARIANT = flags.DEFINE_string("variant", None, "Config variant instead of the experiment's own (e.g. improved).")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/reproduce", "Where the run directories go.")
 _RESULTS = flags.DEFINE_string("results", "docs/results.jsonl", "JSON-lines file the rows are appended to.")
+_PLOTS = flags.DEFINE_string("plots", "", "If set, copy each experiment's seed-0 learning curves here.")
 
 
 def main(argv):
@@ -22,7 +23,10 @@ def main(argv):
     from seqjax.train import cli, reproduce
 
     def run():
-        names = _ONLY.value or [n for n in reproduce.EXPERIMENTS if n != "imdb_glove"]
+        if _ONLY.value == ["none"]:  # only the table (and plots) of the rows already there
+            names = []
+        else:
+            names = _ONLY.value or [n for n in reproduce.EXPERIMENTS if n != "imdb_glove"]
         for name in names:
             for seed in _SEEDS.value:
                 row = reproduce.run(name, seed=int(seed), manual_dir=_DATA_DIR.value, workdir_root=_WORKDIR.value,
@@ -30,7 +34,10 @@ def main(argv):
                 reproduce.append_rows(_RESULTS.value, [row])
                 print(f"{name} seed {seed}: test {row['test']} best val {row.get('val_accuracy_best')} "
                       f"({row['epochs']} epochs, {row['wall_time_s']:.0f} s)", flush=True)
-        print(reproduce.results_table(reproduce.read_rows(_RESULTS.value)))
+        rows = reproduce.read_rows(_RESULTS.value)
+        if _PLOTS.value:
+            reproduce.export_plots(rows, _PLOTS.value)
+        print(reproduce.results_table(rows))
 
     sys.exit(cli.run(run))
 

@@ -160,3 +160,22 @@ def append_rows(path: str | Path, rows: list[dict[str, Any]]) -> None:
 def read_rows(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+
+
+def export_plots(rows: list[dict[str, Any]], destination: str | Path, seed: int = 0) -> list[Path]:
+    """Copies the learning-curve PNGs of each experiment's ``seed`` run to ``destination``
+    as ``<experiment>[_<variant>]_<plot>.png``."""
+    import shutil
+
+    destination = Path(destination)
+    destination.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for row in rows:
+        if row["seed"] != seed:
+            continue
+        tag = row["experiment"] + (f"_{row['variant']}" if row["variant"] else "")
+        for png in sorted((Path(row["workdir"]) / "plots").glob("*.png")):
+            target = destination / f"{tag}_{png.name}"
+            shutil.copyfile(png, target)
+            copied.append(target)
+    return copied

@@ -1,0 +1,41 @@
+"""Times the training step of seqjax, Flax linen and (if installed) PyTorch in one process.
+
+    python scripts/bench.py --configs A,B,C,D --steps 20 --json docs/bench.json
+
+PyTorch on this machine: ``pip install torch==2.13.0`` (a CPU build from local disk).
+"""
+
+import json
+import sys
+
+from absl import app, flags
+
+_CONFIGS = flags.DEFINE_list("configs", ["A", "B", "C", "D"], "Benchmark configs (A imdb-lstm, B sst-lstm, "
+                             "C big-lstm, D imdb-gru).")
+_STEPS = flags.DEFINE_integer("steps", 20, "Timed train steps per framework (after one untimed first step).")
+_JSON = flags.DEFINE_string("json", "", "Also write the report as JSON here.")
+
+
+def main(argv):
+    del argv
+    from seqjax import bench
+    from seqjax._io import atomic_write_text
+    from seqjax.train import cli
+
+    def run():
+        unknown = sorted(set(_CONFIGS.value) - set(bench.CONFIGS))
+        if unknown:
+            raise ValueError(f"unknown --configs {unknown}; known: {sorted(bench.CONFIGS)}.")
+        report = bench.run(_CONFIGS.value, steps=_STEPS.value)
+        print(json.dumps(report["machine"]))
+        print(bench.format_table(report))
+        if _JSON.value:
+            atomic_write_text(_JSON.value, json.dumps(report, indent=2) + "\n")
+
+    sys.exit(cli.run(run))
+
+
+if __name__ == "__main__":
+    from seqjax.train.cli import parse_flags
+
+    app.run(main, flags_parser=parse_flags)

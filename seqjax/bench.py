@@ -1,0 +1,261 @@
+"""Training-step benchmark of seqjax against Flax linen and PyTorch, in one process.
+
+Every framework trains the same model shape on the same synthetic batch, float32:
+first step (trace + compile + run), median and minimum of the timed train steps,
+forward-only inference, sequences per second, and each peer's time over seqjax's.
+``scripts/bench.py`` is the entry point; results go to ``docs/BENCHMARKS.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+
+class BenchConfig(NamedTuple):
+    name: str
+    batch: int
+    length: int
+    vocab: int
+    embed: int
+    hidden: int
+    outputs: int
+    cell: str
+    optimizer: str
+
+
+CONFIGS = {
+    "A": BenchConfig("imdb-lstm", 128, 500, 10_000, 32, 32, 1, "lstm", "rmsprop"),
+    "B": BenchConfig("sst-lstm", 150, 55, 4_823, 32, 32, 2, "lstm", "adam"),
+    "C": BenchConfig("big-lstm", 64, 200, 20_000, 128, 256, 2, "lstm", "adam"),
+    "D": BenchConfig("imdb-gru", 128, 500, 10_000, 32, 32, 1, "gru", "rmsprop"),
+}
+
+
+class Timing(NamedTuple):
+    first_step_s: float
+    median_ms: float
+    min_ms: float
+    infer_median_ms: float
+
+
+def _time(fn: Callable[[], Any], steps: int) -> list[float]:
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def _summarize(first: float, train: list[float], infer: list[float]) -> Timing:
+    return Timing(round(first, 3), round(1000 * statistics.median(train), 2), round(1000 * min(train), 2),
+                  round(1000 * statistics.median(infer), 2))
+
+
+def synthetic_batch(cfg: BenchConfig, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(1, cfg.vocab, (cfg.batch, cfg.length)).astype(np.int32)
+    labels = rng.integers(0, max(cfg.outputs, 2), cfg.batch).astype(np.int32)
+    return ids, labels
+
+
+def _keras_optax(name: str) -> optax.GradientTransformation:
+    if name == "rmsprop":
+        return optax.rmsprop(1e-3, decay=0.9, eps=1e-7, eps_in_sqrt=False)
+    return optax.adam(1e-3, eps=1e-7)
+
+
+def _loss(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    if logits.shape[-1] == 1:
+        return optax.sigmoid_binary_cross_entropy(logits[:, 0], labels.astype(jnp.float32)).mean()
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+
+def _bench_jax_model(model, params, cfg: BenchConfig, ids, labels, steps: int) -> Timing:
+    tx = _keras_optax(cfg.optimizer)
+    opt_state = tx.init(params)
+
+    def step(params, opt_state, x, y):
+        loss, grads = jax.value_and_grad(lambda p: _loss(model.apply(p, x), y))(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    step = jax.jit(step, donate_argnums=(0, 1))
+    infer = jax.jit(model.apply)
+    x, y = jnp.asarray(ids), jnp.asarray(labels)
+    start = time.perf_counter()
+    params, opt_state, loss = step(params, opt_state, x, y)
+    jax.block_until_ready(loss)
+    first = time.perf_counter() - start
+    state = [params, opt_state]
+
+    def train_once():
+        state[0], state[1], loss = step(state[0], state[1], x, y)
+        jax.block_until_ready(loss)
+
+    train = _time(train_once, steps)
+    jax.block_until_ready(infer(state[0], x))
+    inference = _time(lambda: jax.block_until_ready(infer(state[0], x)), max(5, steps // 2))
+    return _summarize(first, train, inference)
+
+
+def bench_seqjax(cfg: BenchConfig, steps: int) -> Timing:
+    import warnings
+
+    from seqjax.models import build_model
+
+    model = build_model(dict(kind="rnn", vocab_size=cfg.vocab, embedding_dim=cfg.embed, cell=cfg.cell,
+                             hidden_sizes=(cfg.hidden,), num_outputs=cfg.outputs))
+    ids, labels = synthetic_batch(cfg)
+    params = model.init(jax.random.key(0), jnp.asarray(ids[:1]))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Some donated buffers were not usable")
+        return _bench_jax_model(model, params, cfg, ids, labels, steps)
+
+
+def bench_flax(cfg: BenchConfig, steps: int) -> Timing:
+    import warnings
+
+    import flax.linen as nn
+
+    class FlaxModel(nn.Module):
+        @nn.compact
+        def __call__(self, ids):
+            x = nn.Embed(cfg.vocab, cfg.embed)(ids)
+            cell = nn.OptimizedLSTMCell(cfg.hidden) if cfg.cell == "lstm" else nn.GRUCell(cfg.hidden)
+            ys = nn.RNN(cell)(x)
+            return nn.Dense(cfg.outputs)(ys[:, -1])
+
+    model = FlaxModel()
+    ids, labels = synthetic_batch(cfg)
+    params = model.init(jax.random.key(0), jnp.asarray(ids[:1]))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Some donated buffers were not usable")
+        return _bench_jax_model(model, params, cfg, ids, labels, steps)
+
+
+def torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def bench_torch(cfg: BenchConfig, steps: int) -> Timing:
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    torch.manual_seed(0)
+
+    class TorchModel(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Embedding(cfg.vocab, cfg.embed)
+            rnn = torch.nn.LSTM if cfg.cell == "lstm" else torch.nn.GRU
+            self.rnn = rnn(cfg.embed, cfg.hidden, batch_first=True)
+            self.out = torch.nn.Linear(cfg.hidden, cfg.outputs)
+
+        def forward(self, ids):
+            ys, _ = self.rnn(self.embed(ids))
+            return self.out(ys[:, -1])
+
+    model = TorchModel()
+    if cfg.optimizer == "rmsprop":
+        opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+    ids, labels = synthetic_batch(cfg)
+    x, y = torch.from_numpy(ids.astype(np.int64)), torch.from_numpy(labels.astype(np.int64))
+    loss_fn = (lambda out, t: torch.nn.functional.binary_cross_entropy_with_logits(out[:, 0], t.float())) \
+        if cfg.outputs == 1 else torch.nn.functional.cross_entropy
+
+    def train_once():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+
+    start = time.perf_counter()
+    train_once()
+    first = time.perf_counter() - start
+    train = _time(train_once, steps)
+
+    def infer_once():
+        with torch.no_grad():
+            model(x)
+
+    inference = _time(infer_once, max(5, steps // 2))
+    return _summarize(first, train, inference)
+
+
+def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
+    """The machine's float32 matmul rate through XLA (median of ``repeats``)."""
+    a = jnp.ones((size, size), jnp.float32)
+    dot = jax.jit(jnp.dot)
+    jax.block_until_ready(dot(a, a))
+    times = _time(lambda: jax.block_until_ready(dot(a, a)), repeats)
+    return 2 * size**3 / statistics.median(times) / 1e9
+
+
+def lstm_train_gflop(cfg: BenchConfig) -> float:
+    """FLOPs of one training step's recurrent matmuls (forward x 3 for backward), in GFLOP."""
+    gates = 4 if cfg.cell == "lstm" else 3
+    forward = 2 * cfg.batch * (cfg.embed + cfg.hidden) * gates * cfg.hidden * cfg.length
+    return 3 * forward / 1e9
+
+
+def run(configs: list[str], steps: int = 20, frameworks: tuple[str, ...] = ("seqjax", "flax", "torch"),
+        matmul_size: int = 2048) -> dict:
+    """Benchmarks ``configs`` (keys of :data:`CONFIGS`); returns a JSON-able report."""
+    benches = {"seqjax": bench_seqjax, "flax": bench_flax, "torch": bench_torch}
+    if "torch" in frameworks and not torch_available():
+        frameworks = tuple(f for f in frameworks if f != "torch")
+    report: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "platform": jax.devices()[0].platform,
+                    "jax": jax.__version__, "matmul_gflops": round(matmul_gflops(matmul_size), 1)},
+        "frameworks": list(frameworks),
+        "steps": steps,
+        "results": {},
+    }
+    if "torch" in frameworks:
+        import torch
+
+        report["machine"]["torch"] = torch.__version__
+    import flax
+
+    report["machine"]["flax"] = flax.__version__
+    for key in configs:
+        cfg = CONFIGS[key]
+        rows = {name: benches[name](cfg, steps)._asdict() for name in frameworks}
+        base = rows["seqjax"]["median_ms"]
+        for name, row in rows.items():
+            row["seqs_per_s"] = round(cfg.batch / (row["median_ms"] / 1000), 1)
+            row["time_over_seqjax"] = round(row["median_ms"] / base, 2)
+        entry = {"config": cfg._asdict(), "frameworks": rows}
+        if cfg.name == "big-lstm":
+            achieved = lstm_train_gflop(cfg) / (base / 1000)
+            entry["seqjax_gflops"] = round(achieved, 1)
+            entry["fraction_of_matmul_rate"] = round(achieved / report["machine"]["matmul_gflops"], 3)
+        report["results"][key] = entry
+    return report
+
+
+def format_table(report: dict) -> str:
+    """Markdown table of a :func:`run` report."""
+    lines = ["| config | framework | first step (s) | train median (ms) | train min (ms) | inference (ms) | "
+             "seqs/s | time / seqjax |", "|---|---|---|---|---|---|---|---|"]
+    for key, entry in report["results"].items():
+        for name, row in entry["frameworks"].items():
+            lines.append(f"| {key} {entry['config']['name']} | {name} | {row['first_step_s']} | {row['median_ms']} | "
+                         f"{row['min_ms']} | {row['infer_median_ms']} | {row['seqs_per_s']} | "
+                         f"{row['time_over_seqjax']} |")
+    return "\n".join(lines)
