@@ -127,8 +127,12 @@ def _spread(values: list[float]) -> str:
 def results_table(rows: list[dict[str, Any]]) -> str:
     """Markdown: one line per (experiment, variant) with mean and spread over seeds."""
     groups: dict[tuple[str, str], list[dict]] = {}
-    for row in rows:
-        groups.setdefault((row["experiment"], row["variant"]), []).append(row)
+    seen = set()
+    for row in rows:  # a run repeated (e.g. resumed after it finished) counts once
+        key = (row["experiment"], row["variant"], row["seed"])
+        if key not in seen:
+            seen.add(key)
+            groups.setdefault((row["experiment"], row["variant"]), []).append(row)
     lines = [
         "| experiment | metric | course | seqjax | epochs | wall time / run (2 CPU cores) | command (seed 0) |",
         "|---|---|---|---|---|---|---|",
