@@ -88,6 +88,20 @@ def test_dropout_masks_are_per_sequence_and_off_at_eval():
     assert not np.allclose(ys[0], ys[1]), "each sequence has its own mask"
 
 
+def test_rnn_module_takes_any_cell_factory():
+    import functools
+
+    factory = functools.partial(sj.cells.elman, activation="relu")
+    xs = jax.random.normal(jax.random.key(0), (2, 4, 3))
+    layer = sjnn.RNN(factory, 5, return_sequences=True)
+    variables = layer.init(jax.random.key(1), xs)
+    ref = sj.scan(factory(5), variables["params"]["forward"], jnp.swapaxes(xs, 0, 1))[1]
+    assert_close(layer.apply(variables, xs), jnp.swapaxes(ref, 0, 1), atol=1e-6)
+    assert float(layer.apply(variables, xs).min()) >= 0.0
+    with pytest.raises(TypeError, match="must return a seqjax Cell"):
+        sjnn.RNN(lambda h: None, 5).init(jax.random.key(1), xs)
+
+
 def test_rnn_module_errors():
     with pytest.raises(ValueError, match="cell='transformer' is not a known cell"):
         sjnn.RNN("transformer", 4).init(jax.random.key(0), jnp.ones((1, 2, 3)))

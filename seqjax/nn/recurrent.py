@@ -23,8 +23,14 @@ CELLS: dict[str, Callable[..., sj_cells.Cell]] = {
 }
 
 
-def make_cell(name: str, hidden_size: int, **kwargs: Any) -> sj_cells.Cell:
-    """The cell called ``name`` (``elman``/``simple_rnn``, ``lstm``, ``gru``)."""
+def make_cell(name: str | Callable[..., sj_cells.Cell], hidden_size: int, **kwargs: Any) -> sj_cells.Cell:
+    """The cell called ``name`` (``elman``/``simple_rnn``, ``lstm``, ``gru``), or
+    ``name(hidden_size)`` when ``name`` is a cell factory (any seqjax-style cell)."""
+    if callable(name):
+        cell = name(hidden_size)
+        if not isinstance(cell, sj_cells.Cell):
+            raise TypeError(f"cell factory {name!r} must return a seqjax Cell(init, initial_carry, apply).")
+        return cell
     if name not in CELLS:
         raise ValueError(f"cell={name!r} is not a known cell; expected one of {sorted(CELLS)}.")
     return CELLS[name](hidden_size, **kwargs)
@@ -60,7 +66,9 @@ class RNN(nn.Module):
     """A recurrent layer, batch-first like Keras: ``xs [B, T, F]`` -> outputs.
 
     Attributes:
-      cell: ``"elman"`` (alias ``"simple_rnn"``), ``"lstm"`` or ``"gru"``.
+      cell: ``"elman"`` (alias ``"simple_rnn"``), ``"lstm"``, ``"gru"``, or a factory
+        ``hidden_size -> Cell`` for any other seqjax cell (e.g. ``functools.partial(sj.cells.lstm,
+        unit_forget_bias=False)``).
       hidden_size: units ``H``.
       return_sequences: return ``[B, T, H']`` instead of the last real output ``[B, H']``.
       return_state: also return the final carry (a :class:`BidirectionalCarry` if bidirectional).
@@ -72,7 +80,7 @@ class RNN(nn.Module):
       unroll: passed to ``lax.scan``.
     """
 
-    cell: str = "lstm"
+    cell: str | Callable[[int], sj_cells.Cell] = "lstm"
     hidden_size: int = 32
     return_sequences: bool = False
     return_state: bool = False
@@ -92,7 +100,8 @@ class RNN(nn.Module):
         dropout = check_rate("dropout", self.dropout)
         recurrent_dropout = check_rate("recurrent_dropout", self.recurrent_dropout)
         batch, _, features = xs.shape
-        cell = make_cell(self.cell, self.hidden_size, activation=self.activation)
+        kwargs = {} if callable(self.cell) else {"activation": self.activation}
+        cell = make_cell(self.cell, self.hidden_size, **kwargs)
         directions = ("forward", "backward") if self.bidirectional else ("forward",)
         params = {d: self.param(d, lambda key: cell.init(key, features)) for d in directions}
 
