@@ -107,13 +107,13 @@ def _bench_jax_model(model, params, cfg: BenchConfig, ids, labels, steps: int) -
     return _summarize(first, train, inference)
 
 
-def bench_seqjax(cfg: BenchConfig, steps: int) -> Timing:
+def bench_seqjax(cfg: BenchConfig, steps: int, remat: bool = False) -> Timing:
     import warnings
 
     from seqjax.models import build_model
 
     model = build_model(dict(kind="rnn", vocab_size=cfg.vocab, embedding_dim=cfg.embed, cell=cfg.cell,
-                             hidden_sizes=(cfg.hidden,), num_outputs=cfg.outputs))
+                             hidden_sizes=(cfg.hidden,), num_outputs=cfg.outputs, remat=remat))
     ids, labels = synthetic_batch(cfg)
     params = model.init(jax.random.key(0), jnp.asarray(ids[:1]))
     with warnings.catch_warnings():
@@ -213,10 +213,12 @@ def lstm_train_gflop(cfg: BenchConfig) -> float:
     return 3 * forward / 1e9
 
 
-def run(configs: list[str], steps: int = 20, frameworks: tuple[str, ...] = ("seqjax", "flax", "torch"),
+def run(configs: list[str], steps: int = 20,
+        frameworks: tuple[str, ...] = ("seqjax", "seqjax_remat", "flax", "torch"),
         matmul_size: int = 2048) -> dict:
     """Benchmarks ``configs`` (keys of :data:`CONFIGS`); returns a JSON-able report."""
-    benches = {"seqjax": bench_seqjax, "flax": bench_flax, "torch": bench_torch}
+    benches = {"seqjax": bench_seqjax, "seqjax_remat": lambda c, s: bench_seqjax(c, s, remat=True),
+               "flax": bench_flax, "torch": bench_torch}
     if "torch" in frameworks and not torch_available():
         frameworks = tuple(f for f in frameworks if f != "torch")
     report: dict[str, Any] = {

@@ -46,6 +46,7 @@ class Classifier(nn.Module):
     dense: Sequence[int] = ()
     dense_activation: str = "relu"
     dense_dropout: float = 0.0
+    remat: bool = False
 
     @nn.compact
     def __call__(self, inputs: jax.Array, *, deterministic: bool = True) -> jax.Array:
@@ -64,7 +65,7 @@ class Classifier(nn.Module):
                 x = RNN(
                     self.cell, size, return_sequences=not last, bidirectional=self.bidirectional,
                     merge_mode=self.merge_mode, dropout=self.input_dropout,
-                    recurrent_dropout=self.recurrent_dropout,
+                    recurrent_dropout=self.recurrent_dropout, remat=self.remat,
                 )(x, lengths, deterministic=deterministic)
             if self.rnn_dropout:
                 x = nn.Dropout(self.rnn_dropout)(x, deterministic=deterministic)

@@ -121,6 +121,7 @@ def scan(
     lengths: Array | None = None,
     reverse: bool = False,
     unroll: int | bool = 1,
+    remat: bool = False,
 ) -> tuple[Any, Array]:
     """Runs ``cell`` over the leading (time) axis of ``xs`` with ``lax.scan``.
 
@@ -134,6 +135,9 @@ def scan(
       reverse: walk the real steps from last to first; outputs stay at their
         original positions.
       unroll: passed to ``lax.scan``.
+      remat: recompute each step's internals in the backward pass instead of
+        storing them (``jax.checkpoint`` on the step): memory for long sequences
+        drops to the carries and outputs; values and gradients are unchanged.
 
     Returns:
       ``(final_carry, ys)`` with ``ys [T, *B, H]``; with ``lengths``, outputs past
@@ -152,6 +156,9 @@ def scan(
 
     def step(c: Any, x: Array) -> tuple[Any, Array]:
         return cell.apply(params, c, x)
+
+    if remat:
+        step = jax.checkpoint(step)
 
     if lengths is None:
         return lax.scan(step, carry, xs, reverse=reverse, unroll=unroll)
@@ -233,6 +240,7 @@ def bidirectional(
     merge: str | None = "concat",
     carry: BidirectionalCarry | None = None,
     unroll: int | bool = 1,
+    remat: bool = False,
 ) -> tuple[BidirectionalCarry, Any]:
     """Forward and backward passes over the same (padded) batch, outputs merged.
 
@@ -245,7 +253,7 @@ def bidirectional(
       merge: ``"concat"`` (``[T, *B, 2H]``), ``"sum"``, ``"mean"`` (alias ``"ave"``),
         ``"mul"`` (``[T, *B, H]``), or ``None`` for the pair ``(ys_fwd, ys_bwd)``.
       carry: optional :class:`BidirectionalCarry` of initial carries.
-      unroll: passed to ``lax.scan``.
+      unroll, remat: passed to :func:`scan`.
 
     Returns:
       ``(BidirectionalCarry(forward, backward), ys)``.
@@ -265,11 +273,11 @@ def bidirectional(
             f"{type(carry).__name__}."
         )
     fwd_carry, ys_fwd = scan(
-        cell, params.forward, xs, lengths=lengths, unroll=unroll,
+        cell, params.forward, xs, lengths=lengths, unroll=unroll, remat=remat,
         carry=None if carry is None else carry.forward,
     )
     bwd_carry, ys_bwd = scan(
-        backward_cell or cell, params.backward, xs, lengths=lengths, reverse=True, unroll=unroll,
+        backward_cell or cell, params.backward, xs, lengths=lengths, reverse=True, unroll=unroll, remat=remat,
         carry=None if carry is None else carry.backward,
     )
     merged = (ys_fwd, ys_bwd) if merge is None else MERGE_MODES[merge](ys_fwd, ys_bwd)
@@ -310,6 +318,7 @@ def stacked(
     lengths: Array | None = None,
     carry: Sequence[Any] | None = None,
     unroll: int | bool = 1,
+    remat: bool = False,
 ) -> tuple[tuple[Any, ...], Array]:
     """Several recurrent layers, each one's output sequence feeding the next.
 
@@ -321,7 +330,7 @@ def stacked(
       xs: ``[T, *B, F]``.
       lengths: ``[*B]``, applied to every layer.
       carry: optional initial carry per layer.
-      unroll: passed to ``lax.scan``.
+      unroll, remat: passed to :func:`scan`.
 
     Returns:
       ``(final carries, one per layer, ys of the top layer [T, *B, H_top])``.
@@ -340,6 +349,6 @@ def stacked(
         )
     finals = []
     for cell, layer_params, layer_carry in zip(cells, params, carries):
-        final, xs = scan(cell, layer_params, xs, lengths=lengths, carry=layer_carry, unroll=unroll)
+        final, xs = scan(cell, layer_params, xs, lengths=lengths, carry=layer_carry, unroll=unroll, remat=remat)
         finals.append(final)
     return tuple(finals), xs

@@ -242,3 +242,15 @@ def test_bidirectional_and_stacked_errors():
         sj.stacked([cell, cell], [params], xs)
     with pytest.raises(ValueError, match="cells must be a non-empty sequence of Cell"):
         sj.stacked([], [], xs)
+
+
+@pytest.mark.parametrize("name", sorted(CELLS))
+def test_remat_changes_neither_values_nor_gradients(name):
+    cell, params, xs = setup(name)
+
+    def loss(p, remat):
+        carry, ys = sj.scan(cell, p, xs, lengths=LENGTHS, remat=remat)
+        return jnp.sum(ys**2) + jnp.sum(carry.h)
+
+    assert_close(sj.scan(cell, params, xs, remat=True), sj.scan(cell, params, xs), atol=1e-6)
+    assert_close(jax.grad(loss)(params, True), jax.grad(loss)(params, False), atol=1e-5)

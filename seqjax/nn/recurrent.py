@@ -78,6 +78,7 @@ class RNN(nn.Module):
       recurrent_dropout: variational dropout on ``h_{t-1}``, one mask per sequence.
       activation: the cell's activation.
       unroll: passed to ``lax.scan``.
+      remat: recompute step internals in the backward pass (see :func:`seqjax.scan`).
     """
 
     cell: str | Callable[[int], sj_cells.Cell] = "lstm"
@@ -90,6 +91,7 @@ class RNN(nn.Module):
     recurrent_dropout: float = 0.0
     activation: str = "tanh"
     unroll: int = 1
+    remat: bool = False
 
     @nn.compact
     def __call__(self, xs: jax.Array, lengths: jax.Array | None = None, *, deterministic: bool = True):
@@ -119,10 +121,12 @@ class RNN(nn.Module):
             carry, ys = bidirectional(
                 run_cells["forward"], BidirectionalParams(params["forward"], params["backward"]), time_major,
                 backward_cell=run_cells["backward"], lengths=lengths, merge=self.merge_mode, unroll=self.unroll,
+                remat=self.remat,
             )
             last = MERGE_MODES[self.merge_mode](carry.forward.h, carry.backward.h)
         else:
-            carry, ys = scan(run_cells["forward"], params["forward"], time_major, lengths=lengths, unroll=self.unroll)
+            carry, ys = scan(run_cells["forward"], params["forward"], time_major, lengths=lengths, unroll=self.unroll,
+                             remat=self.remat)
             last = carry.h
         out = jnp.swapaxes(ys, 0, 1) if self.return_sequences else last
         return (out, carry) if self.return_state else out
