@@ -3,6 +3,7 @@
 Command: python scripts/train.py --config configs/imdb_simple_rnn.py --workdir runs/imdb_simple_rnn
 10 epochs, batch 128, the last 20% of the training reviews for validation.
 Expected: course validation accuracy about 0.85 (see docs/RESULTS.md).
+Measured: seqjax 0.872 ± 0.004 (docs/RESULTS.md).
 Wall time on this project's machine (2 CPU cores, data already prepared): about 165 s.
 """
 

@@ -7,6 +7,7 @@ validation, the training part oversampled to balance the classes, early stopping
 (patience 5, best weights restored). Parameters with the course's vocabulary of 5,965: 622,933.
 ``:improved``: class weights instead of oversampling, post-padding with the padding masked.
 Expected: course test accuracy 0.955, precision 0.772, recall 0.927, F1 0.842 (see docs/RESULTS.md).
+Measured: seqjax 0.979 / 0.954 / 0.872 / 0.911 (docs/RESULTS.md).
 Wall time on this project's machine (2 CPU cores, data already prepared): about 85 s (early stopping after 6 epochs).
 """
 
