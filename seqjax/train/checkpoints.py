@@ -43,14 +43,20 @@ class Checkpoints:
         self._ocp = ocp
         self.directory = Path(directory).absolute()
         self.monitor = monitor
+        # With several processes, asynchronous commits race in orbax's finalize step
+        # (array metadata from one process only); saving synchronously avoids it.
+        asynchronous = jax.process_count() == 1
         self.latest = ocp.CheckpointManager(
             self.directory / "latest",
-            options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
+            options=ocp.CheckpointManagerOptions(
+                max_to_keep=max_to_keep, create=True, enable_async_checkpointing=asynchronous
+            ),
         )
         self.best = ocp.CheckpointManager(
             self.directory / "best",
             options=ocp.CheckpointManagerOptions(
-                max_to_keep=1, create=True, best_fn=lambda m: float(m[monitor]), best_mode=mode
+                max_to_keep=1, create=True, best_fn=lambda m: float(m[monitor]), best_mode=mode,
+                enable_async_checkpointing=asynchronous,
             ),
         )
 
