@@ -27,6 +27,7 @@ from seqjax.train.config import validate
 from seqjax.train.fit import EarlyStopping, Trainer, fit
 from seqjax.train.optimizers import make_optimizer
 from seqjax.train.state import TrainState, create_train_state, state_from_variables, variables_of
+from seqjax.train.steps import outputs
 from seqjax.train.summary import format_summary, summarize
 
 # Fields that must match to resume a workdir. Anything else may change between runs
@@ -329,8 +330,6 @@ def predict(workdir: str | Path, texts: list[str]) -> list[dict]:
     run = load_run(workdir)
     inputs = run.encoder.encode_texts(texts)
     logits = run.model.apply(variables_of(run.state), inputs, deterministic=True)
-    from seqjax.train.steps import outputs
-
     probs = np.asarray(outputs(run.config.task, logits))
     names = run.encoder.class_names
     results = []
