@@ -107,7 +107,7 @@ def _bench_jax_model(model, params, cfg: BenchConfig, ids, labels, steps: int) -
     return _summarize(first, train, inference)
 
 
-def bench_seqjax(cfg: BenchConfig, steps: int, remat: bool = False) -> Timing:
+def bench_seqjax(cfg: BenchConfig, steps: int, remat: bool | None = None) -> Timing:
     import warnings
 
     from seqjax.models import build_model
@@ -214,10 +214,11 @@ def lstm_train_gflop(cfg: BenchConfig) -> float:
 
 
 def run(configs: list[str], steps: int = 20,
-        frameworks: tuple[str, ...] = ("seqjax", "seqjax_remat", "flax", "torch"),
+        frameworks: tuple[str, ...] = ("seqjax", "seqjax_no_remat", "seqjax_remat", "flax", "torch"),
         matmul_size: int = 2048) -> dict:
     """Benchmarks ``configs`` (keys of :data:`CONFIGS`); returns a JSON-able report."""
-    benches = {"seqjax": bench_seqjax, "seqjax_remat": lambda c, s: bench_seqjax(c, s, remat=True),
+    benches = {"seqjax": bench_seqjax, "seqjax_no_remat": lambda c, s: bench_seqjax(c, s, remat=False),
+               "seqjax_remat": lambda c, s: bench_seqjax(c, s, remat=True),
                "flax": bench_flax, "torch": bench_torch}
     if "torch" in frameworks and not torch_available():
         frameworks = tuple(f for f in frameworks if f != "torch")

@@ -25,6 +25,7 @@ from seqjax.nn.layers import ACTIVATIONS, Dense, flatten
 from seqjax.nn.recurrent import RNN, check_rate, make_cell
 
 KINDS = ("mlp", "embedding_flatten", "rnn")
+REMAT_CHOICES = {"auto": None, "on": True, "off": False, True: True, False: False, None: None}
 
 
 class Classifier(nn.Module):
@@ -46,7 +47,7 @@ class Classifier(nn.Module):
     dense: Sequence[int] = ()
     dense_activation: str = "relu"
     dense_dropout: float = 0.0
-    remat: bool = False
+    remat: bool | None = None
 
     @nn.compact
     def __call__(self, inputs: jax.Array, *, deterministic: bool = True) -> jax.Array:
@@ -111,6 +112,10 @@ def build_model(model_config: Any, *, vocab_size: int | None = None, num_outputs
         if name in cfg:
             check_rate(f"model.{name}", cfg[name])
     cfg["dense"] = tuple(_positive("model.dense entries", s) for s in cfg.get("dense", ()))
+    remat = cfg.get("remat", "auto")
+    if remat not in REMAT_CHOICES:
+        raise ValueError(f"model.remat={remat!r} is not one of {sorted(REMAT_CHOICES, key=str)}.")
+    cfg["remat"] = REMAT_CHOICES[remat]
     if cfg.get("dense_activation", "relu") not in ACTIVATIONS:
         raise ValueError(f"model.dense_activation={cfg['dense_activation']!r} is not one of {sorted(ACTIVATIONS)}.")
     known = set(Classifier.__dataclass_fields__) - {"parent", "name"}

@@ -254,3 +254,9 @@ def test_remat_changes_neither_values_nor_gradients(name):
 
     assert_close(sj.scan(cell, params, xs, remat=True), sj.scan(cell, params, xs), atol=1e-6)
     assert_close(jax.grad(loss)(params, True), jax.grad(loss)(params, False), atol=1e-5)
+
+
+def test_auto_remat_follows_the_measured_rule():
+    assert sj.recurrence.auto_remat(500, 32) is True  # long sequence, small cell (CPU here)
+    assert sj.recurrence.auto_remat(55, 32) is False
+    assert sj.recurrence.auto_remat(200, 256) is False

@@ -78,7 +78,8 @@ class RNN(nn.Module):
       recurrent_dropout: variational dropout on ``h_{t-1}``, one mask per sequence.
       activation: the cell's activation.
       unroll: passed to ``lax.scan``.
-      remat: recompute step internals in the backward pass (see :func:`seqjax.scan`).
+      remat: recompute step internals in the backward pass; ``None`` decides from the
+        shapes (see :func:`seqjax.scan`).
     """
 
     cell: str | Callable[[int], sj_cells.Cell] = "lstm"
@@ -91,7 +92,7 @@ class RNN(nn.Module):
     recurrent_dropout: float = 0.0
     activation: str = "tanh"
     unroll: int = 1
-    remat: bool = False
+    remat: bool | None = None
 
     @nn.compact
     def __call__(self, xs: jax.Array, lengths: jax.Array | None = None, *, deterministic: bool = True):

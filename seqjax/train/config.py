@@ -69,7 +69,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.dense = ()
     c.model.dense_activation = "relu"
     c.model.dense_dropout = 0.0
-    c.model.remat = False  # recompute recurrent step internals in the backward pass (long sequences)
+    c.model.remat = "auto"  # recompute recurrent steps in the backward pass: "auto" (by shape), "on", "off"
 
     c.optimizer = ml_collections.ConfigDict()
     c.optimizer.name = "rmsprop"
