@@ -143,6 +143,12 @@ def test_jena_rows_and_columns(data_dir, manual_dir):
     assert src[0]["values"].shape == (21,)
     np.testing.assert_allclose(src[0]["values"][:3], [1008.89, 0.71, 273.18], rtol=1e-6)
     assert len(jena.COLUMNS) == 21 and jena.COLUMNS[jena.TEMPERATURE] == "T (degC)"
+    values = jena.rows_as_array(src)
+    assert values.shape == (52696, 21)
+    splits, norm = jena.forecast_windows(values)  # the course's 10 days -> 24 hours ahead
+    assert splits["train"][0]["inputs"].shape == (240, 21)
+    assert len(splits["train"]) == 52696 // 2 - 1440 - 144
+    assert 1.0 < jena.baseline_mae(splits["validation"], norm) < 5.0  # degrees Celsius
 
 
 def test_forecast_windows_follow_the_course_generator():

@@ -34,10 +34,6 @@ class Subset:
     def __getitem__(self, index: int) -> Any:
         return self._source[int(self._indices[index])]
 
-    @property
-    def indices(self) -> np.ndarray:
-        return self._indices
-
 
 class _ProcessRows:
     """This process's rows of every global batch of ``source``: global batch ``b``

@@ -84,9 +84,6 @@ class Checkpoints:
         )
         return serialization.from_state_dict(target, restored["state"]), dict(restored["meta"])
 
-    def latest_epoch(self) -> int | None:
-        return self.latest.latest_step()
-
     def restore_latest(self, target: TrainState) -> tuple[TrainState, dict] | None:
         """``(state, meta)`` of the newest checkpoint that restores, or ``None``.
 
