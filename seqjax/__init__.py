@@ -5,7 +5,7 @@ Pure functional cells (:mod:`seqjax.cells`) driven by ``lax.scan``
 (data, training, plots) are imported by their own subpackages, never here.
 """
 
-from seqjax import cells
+from seqjax import attention, cells
 from seqjax.cells import Cell
 from seqjax.recurrence import (
     MERGE_MODES,
@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "cells",
+    "attention",
     "Cell",
     "scan",
     "bidirectional",

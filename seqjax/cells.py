@@ -36,6 +36,11 @@ __all__ = [
     "elman",
     "lstm",
     "gru",
+    "MinGRUParams",
+    "MinLSTMParams",
+    "MinCarry",
+    "min_gru",
+    "min_lstm",
     "ACTIVATIONS",
     "input_size_of",
 ]
@@ -49,11 +54,17 @@ class Cell(NamedTuple):
       initial_carry: ``initial_carry(batch_shape=(), dtype=float32) -> carry``,
         all zeros.
       apply: ``apply(params, carry, x) -> (carry, y)`` for ``x: [..., I]``.
+      coefficients: ``None`` for cells whose update is nonlinear in the carry. For
+        cells linear in it (``h_t = a_t * h_{t-1} + b_t``, as ``min_gru`` and
+        ``min_lstm``), ``coefficients(params, xs) -> (a, b)`` for a whole sequence
+        ``xs [T, ..., I]`` (``a, b [T, ..., H]``), so :func:`seqjax.scan` can run it
+        as a log-depth ``lax.associative_scan``.
     """
 
     init: Callable[..., Any]
     initial_carry: Callable[..., Any]
     apply: Callable[[Any, Any, Array], tuple[Any, Array]]
+    coefficients: Callable[[Any, Array], tuple[Array, Array]] | None = None
 
 
 class ElmanParams(NamedTuple):
@@ -315,3 +326,118 @@ def gru(
         return GRUCarry(h), h
 
     return Cell(init, _zeros_carry(GRUCarry, hidden_size), apply)
+
+
+# --- parallel-scan cells (Feng et al. 2024, "Were RNNs All We Needed?") -------------
+
+
+class MinGRUParams(NamedTuple):
+    """minGRU weights: ``kernel [I, 2H]`` and ``bias [2H]``, blocks ``z, h``."""
+
+    kernel: Array
+    bias: Array
+
+
+class MinLSTMParams(NamedTuple):
+    """minLSTM weights: ``kernel [I, 3H]`` and ``bias [3H]``, blocks ``f, i, h``."""
+
+    kernel: Array
+    bias: Array
+
+
+class MinCarry(NamedTuple):
+    """minGRU / minLSTM state: ``h [..., H]``."""
+
+    h: Array
+
+
+def _check_min_step(params: Any, carry: Any, x: Array, blocks: int) -> None:
+    if not isinstance(carry, MinCarry):
+        raise TypeError(
+            f"carry must be a MinCarry(h); got {type(carry).__name__}. "
+            "Build it with cell.initial_carry(batch_shape)."
+        )
+    expected, hidden = params.kernel.shape[0], params.kernel.shape[1] // blocks
+    if jnp.ndim(x) < 1 or jnp.shape(x)[-1] != expected:
+        raise ValueError(
+            f"x must have shape [..., {expected}] to match params.kernel "
+            f"{tuple(params.kernel.shape)}; got shape {tuple(jnp.shape(x))}. "
+            "Check the feature axis is last or re-init the params with the right input_size."
+        )
+    if jnp.shape(carry.h)[-1:] != (hidden,):
+        raise ValueError(
+            f"carry.h must have shape [..., {hidden}]; got {tuple(jnp.shape(carry.h))}. "
+            "Build the carry with cell.initial_carry(batch_shape) of the same cell."
+        )
+
+
+def _min_cell(hidden_size: int, blocks: int, params_type: type, gates: Callable, bias_init: Callable) -> Cell:
+    """A cell with ``h' = a * h + b`` where ``(a, b) = gates(x K + bias)``."""
+    hidden_size = _check_hidden_size(hidden_size)
+
+    def init(key: Array, input_size: int, dtype: Any = jnp.float32) -> Any:
+        input_size = _check_input_size(input_size)
+        return params_type(
+            kernel=_glorot_uniform(key, (input_size, blocks * hidden_size), dtype),
+            bias=bias_init(hidden_size, dtype),
+        )
+
+    def coefficients(params: Any, xs: Array) -> tuple[Array, Array]:
+        return gates(jnp.split(xs @ params.kernel + params.bias, blocks, axis=-1))
+
+    def apply(params: Any, carry: MinCarry, x: Array) -> tuple[MinCarry, Array]:
+        _check_min_step(params, carry, x, blocks)
+        a, b = coefficients(params, x)
+        h = a * carry.h + b
+        return MinCarry(h), h
+
+    return Cell(init, _zeros_carry(MinCarry, hidden_size), apply, coefficients)
+
+
+def min_gru(hidden_size: int) -> Cell:
+    """minGRU: a GRU whose gates read only the input, so training is a parallel scan.
+
+    With ``x K + b`` split into ``[..., H]`` blocks ``k_z, k_h``::
+
+        z = σ(k_z)    h̃ = k_h
+        h' = (1 - z) * h + z * h̃
+
+    The output is ``h'``. Being linear in ``h``, a whole sequence runs as a
+    log-depth ``lax.associative_scan`` in :func:`seqjax.scan` (``parallel=None``
+    picks it); ``apply`` is the same update one step at a time.
+
+    Shapes: ``x [..., I]``; params ``kernel [I, 2H]`` (glorot-uniform), ``bias [2H]`` (zeros).
+    """
+
+    def gates(blocks):
+        k_z, k_h = blocks
+        z = jax.nn.sigmoid(k_z)
+        return 1.0 - z, z * k_h
+
+    return _min_cell(hidden_size, 2, MinGRUParams, gates, lambda h, dtype: jnp.zeros((2 * h,), dtype))
+
+
+def min_lstm(hidden_size: int) -> Cell:
+    """minLSTM: forget and input gates read only the input and are normalised.
+
+    With ``x K + b`` split into ``[..., H]`` blocks ``k_f, k_i, k_h``::
+
+        f = σ(k_f)   i = σ(k_i)   h̃ = k_h
+        h' = f / (f + i) * h + i / (f + i) * h̃
+
+    The output is ``h'``; like :func:`min_gru` it runs as a parallel scan.
+
+    Shapes: ``x [..., I]``; params ``kernel [I, 3H]`` (glorot-uniform), ``bias [3H]``
+    (zeros, forget block 1 as in the LSTM's unit forget bias).
+    """
+
+    def gates(blocks):
+        k_f, k_i, k_h = blocks
+        f, i = jax.nn.sigmoid(k_f), jax.nn.sigmoid(k_i)
+        total = f + i
+        return f / total, (i / total) * k_h
+
+    def bias(h, dtype):
+        return jnp.zeros((3 * h,), dtype).at[:h].set(1.0)
+
+    return _min_cell(hidden_size, 3, MinLSTMParams, gates, bias)

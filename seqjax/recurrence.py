@@ -139,8 +139,12 @@ def scan(
     reverse: bool = False,
     unroll: int | bool = 1,
     remat: bool | None = None,
+    parallel: bool | None = None,
 ) -> tuple[Any, Array]:
     """Runs ``cell`` over the leading (time) axis of ``xs`` with ``lax.scan``.
+
+    Cells linear in their carry (``cell.coefficients`` set: ``min_gru``,
+    ``min_lstm``) run as a log-depth ``lax.associative_scan`` instead.
 
     Args:
       cell: a :class:`~seqjax.cells.Cell`.
@@ -156,6 +160,9 @@ def scan(
         storing them (``jax.checkpoint`` on the step): memory for long sequences
         drops to the carries and outputs; values and gradients are unchanged.
         ``None`` (default) decides from the static shapes (:func:`auto_remat`).
+      parallel: run a linear cell as an associative scan (``True``) or step by
+        step with ``cell.apply`` (``False``); ``None`` (default) takes the
+        associative scan whenever the cell offers it. Both give the same outputs.
 
     Returns:
       ``(final_carry, ys)`` with ``ys [T, *B, H]``; with ``lengths``, outputs past
@@ -171,6 +178,18 @@ def scan(
         carry = cell.initial_carry(batch_shape, dtype)
     else:
         _check_carry(cell, carry, batch_shape, dtype)
+
+    if parallel is None:
+        parallel = cell.coefficients is not None
+    if parallel:
+        if cell.coefficients is None:
+            raise ValueError(
+                "parallel=True needs a cell linear in its carry (cell.coefficients set, as in "
+                "sj.cells.min_gru / min_lstm); this cell has none. Use parallel=None or False."
+            )
+        if lengths is not None:
+            lengths = _check_lengths(lengths, num_steps, batch_shape)
+        return _associative_scan(cell, params, xs, carry, lengths, reverse)
 
     def step(c: Any, x: Array) -> tuple[Any, Array]:
         return cell.apply(params, c, x)
@@ -198,6 +217,45 @@ def scan(
     if reverse:
         ys = _flip_padded(ys, lengths)
     return carry, ys
+
+
+def _associative_scan(
+    cell: Cell, params: Any, xs: Array, carry: Any, lengths: Array | None, reverse: bool
+) -> tuple[Any, Array]:
+    """``h_t = a_t * h_{t-1} + b_t`` over time as a log-depth ``lax.associative_scan``.
+
+    Padded steps become the identity (``a = 1, b = 0``), so the carry passes
+    through them unchanged, exactly as the masked sequential scan does.
+    """
+    leaves, treedef = jax.tree.flatten(carry)
+    if len(leaves) != 1:
+        raise TypeError(f"a linear cell's carry must hold one array; got {len(leaves)} leaves ({treedef}).")
+    a, b = cell.coefficients(params, xs)  # [T, *B, H] each
+    real = None
+    if lengths is not None:
+        if reverse:
+            a, b = _flip_padded(a, lengths), _flip_padded(b, lengths)
+        steps = jnp.arange(xs.shape[0]).reshape((-1,) + (1,) * lengths.ndim)
+        real = (steps < lengths)[..., None]
+        a, b = jnp.where(real, a, 1.0), jnp.where(real, b, 0.0)
+    elif reverse:
+        a, b = a[::-1], b[::-1]
+    b = b.at[0].add(a[0] * leaves[0])  # fold the initial carry into the first step
+
+    def combine(earlier, later):
+        a1, b1 = earlier
+        a2, b2 = later
+        return a1 * a2, a2 * b1 + b2
+
+    _, hs = lax.associative_scan(combine, (a, b), axis=0)
+    final = jax.tree.unflatten(treedef, [hs[-1]])
+    if real is not None:
+        hs = jnp.where(real, hs, 0.0)
+        if reverse:
+            hs = _flip_padded(hs, lengths)
+    elif reverse:
+        hs = hs[::-1]
+    return final, hs
 
 
 def output_size(cell: Cell, params: Any, input_size: int) -> int:

@@ -1,10 +1,12 @@
 """Flax linen modules over seqjax's pure functions."""
 
+from seqjax.nn.attention import Attention
 from seqjax.nn.embedding import FROZEN, Embedded, Embedding, keras_uniform, padding_lengths, set_embedding
 from seqjax.nn.layers import MLP, Dense, flatten, global_avg_pool, global_max_pool
 from seqjax.nn.recurrent import CELLS, RNN, make_cell
 
 __all__ = [
+    "Attention",
     "Embedding",
     "Embedded",
     "FROZEN",

@@ -20,7 +20,12 @@ CELLS: dict[str, Callable[..., sj_cells.Cell]] = {
     "simple_rnn": sj_cells.elman,  # Keras's name
     "lstm": sj_cells.lstm,
     "gru": sj_cells.gru,
+    "min_gru": sj_cells.min_gru,
+    "min_lstm": sj_cells.min_lstm,
 }
+
+
+ACTIVATED_CELLS = ("elman", "simple_rnn", "lstm", "gru")  # the cells with an ``activation`` argument
 
 
 def make_cell(name: str | Callable[..., sj_cells.Cell], hidden_size: int, **kwargs: Any) -> sj_cells.Cell:
@@ -66,7 +71,8 @@ class RNN(nn.Module):
     """A recurrent layer, batch-first like Keras: ``xs [B, T, F]`` -> outputs.
 
     Attributes:
-      cell: ``"elman"`` (alias ``"simple_rnn"``), ``"lstm"``, ``"gru"``, or a factory
+      cell: ``"elman"`` (alias ``"simple_rnn"``), ``"lstm"``, ``"gru"``, ``"min_gru"``,
+        ``"min_lstm"`` (parallel scan), or a factory
         ``hidden_size -> Cell`` for any other seqjax cell (e.g. ``functools.partial(sj.cells.lstm,
         unit_forget_bias=False)``).
       hidden_size: units ``H``.
@@ -103,7 +109,7 @@ class RNN(nn.Module):
         dropout = check_rate("dropout", self.dropout)
         recurrent_dropout = check_rate("recurrent_dropout", self.recurrent_dropout)
         batch, _, features = xs.shape
-        kwargs = {} if callable(self.cell) else {"activation": self.activation}
+        kwargs = {"activation": self.activation} if self.cell in ACTIVATED_CELLS else {}
         cell = make_cell(self.cell, self.hidden_size, **kwargs)
         directions = ("forward", "backward") if self.bidirectional else ("forward",)
         params = {d: self.param(d, lambda key: cell.init(key, features)) for d in directions}
