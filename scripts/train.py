@@ -29,7 +29,12 @@ def main(argv):
 
     def run():
         initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
-        results = train_and_evaluate(_CONFIG.value, _WORKDIR.value, force=_FORCE.value)
+        if _CONFIG.value.get("task") == "seq2seq":
+            from seqjax.train import seq2seq_run
+
+            results = seq2seq_run.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+        else:
+            results = train_and_evaluate(_CONFIG.value, _WORKDIR.value, force=_FORCE.value)
         shown = {k: v for k, v in results.items() if isinstance(v, float)}
         print("test metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in shown.items()))
         print(f"reports: {results['workdir']}/metrics.json, plots in {results['workdir']}/plots/")

@@ -3,8 +3,12 @@
 Each top-level submodule is one Keras layer, so :func:`seqjax.train.summary`
 prints the course's ``model.summary()`` rows:
 
-- ``kind="mlp"``: ``inputs [B, F]`` (multi-hot or a curve) -> Dense blocks -> output.
+- ``kind="mlp"``: ``inputs [B, F]`` (multi-hot or a curve; ``[B, T, F]`` is flattened) -> Dense blocks -> output.
 - ``kind="embedding_flatten"``: ``ids [B, T]`` -> Embedding -> Flatten -> Dense blocks -> output.
+- ``kind="conv"``: ``ids [B, T]`` -> Embedding, or ``values [B, T, F]`` -> Conv1D blocks
+  (``conv_filters``, max pooling between them) -> global max pooling, or recurrent
+  layers when ``hidden_sizes`` is set (the course's convnet-then-GRU for long sequences)
+  -> Dense blocks -> output.
 - ``kind="rnn"``: ``ids [B, T]`` -> Embedding, or ``values [B, T, F]`` directly ->
   recurrent layers (stacked; the last returns its final output) -> Dense blocks -> output.
 
@@ -21,10 +25,11 @@ import jax
 import jax.numpy as jnp
 
 from seqjax.nn.embedding import Embedding
-from seqjax.nn.layers import ACTIVATIONS, Dense, flatten
+from seqjax.nn.conv import Conv1D, max_pool1d
+from seqjax.nn.layers import ACTIVATIONS, Dense, flatten, global_max_pool
 from seqjax.nn.recurrent import RNN, check_rate, make_cell
 
-KINDS = ("mlp", "embedding_flatten", "rnn")
+KINDS = ("mlp", "embedding_flatten", "rnn", "conv")
 REMAT_CHOICES = {"auto": None, "on": True, "off": False, True: True, False: False, None: None}
 
 
@@ -48,19 +53,28 @@ class Classifier(nn.Module):
     dense_activation: str = "relu"
     dense_dropout: float = 0.0
     remat: bool | None = None
+    conv_filters: Sequence[int] = ()
+    conv_kernel: int = 7
+    pool_size: int = 5
 
     @nn.compact
     def __call__(self, inputs: jax.Array, *, deterministic: bool = True) -> jax.Array:
         x, lengths = inputs, None
-        if self.kind in ("embedding_flatten", "rnn") and self.vocab_size:
+        if self.kind in ("embedding_flatten", "rnn", "conv") and self.vocab_size:
             x, lengths = Embedding(
                 self.vocab_size, self.embedding_dim, mask_zero=self.mask_zero, trainable=self.embedding_trainable
             )(inputs)
-        if self.kind == "embedding_flatten":
-            x = flatten(x)
-        elif self.kind == "rnn":
+        if self.kind == "embedding_flatten" or (self.kind == "mlp" and x.ndim > 2):
+            x = flatten(x)  # e.g. a forecasting window [B, T, F] -> [B, T * F]
+        elif self.kind in ("rnn", "conv"):
             if x.ndim == 2:
                 x = x[..., None]  # a univariate series [B, T] -> [B, T, 1]
+            if self.kind == "conv":
+                for depth, filters in enumerate(self.conv_filters):
+                    if depth:
+                        x = max_pool1d(x, self.pool_size)
+                    x = Conv1D(filters, self.conv_kernel, activation="relu")(x)
+                lengths = None  # the convolutions mix padding into every step
             for depth, size in enumerate(self.hidden_sizes):
                 last = depth == len(self.hidden_sizes) - 1
                 x = RNN(
@@ -68,6 +82,8 @@ class Classifier(nn.Module):
                     merge_mode=self.merge_mode, dropout=self.input_dropout,
                     recurrent_dropout=self.recurrent_dropout, remat=self.remat,
                 )(x, lengths, deterministic=deterministic)
+            if self.kind == "conv" and not self.hidden_sizes:
+                x = global_max_pool(x)
             if self.rnn_dropout:
                 x = nn.Dropout(self.rnn_dropout)(x, deterministic=deterministic)
         for size in self.dense:
@@ -94,12 +110,20 @@ def build_model(model_config: Any, *, vocab_size: int | None = None, num_outputs
     if kind not in KINDS:
         raise ValueError(f"model.kind={kind!r} is not one of {KINDS}.")
     cfg["num_outputs"] = _positive("model.num_outputs", cfg.get("num_outputs") or num_outputs)
-    uses_embedding = kind == "embedding_flatten" or (kind == "rnn" and cfg.get("embedding_dim"))
+    uses_embedding = kind == "embedding_flatten" or (kind in ("rnn", "conv") and cfg.get("embedding_dim"))
     if uses_embedding:
         cfg["vocab_size"] = _positive("model.vocab_size", cfg.get("vocab_size") or vocab_size)
         _positive("model.embedding_dim", cfg.get("embedding_dim"))
     else:
         cfg["vocab_size"] = None
+    if kind == "conv":
+        filters = tuple(cfg.get("conv_filters", ()))
+        if not filters:
+            raise ValueError("model.conv_filters must list at least one Conv1D layer's filters, e.g. (32, 32).")
+        cfg["conv_filters"] = tuple(_positive("model.conv_filters entries", f) for f in filters)
+        _positive("model.conv_kernel", cfg.get("conv_kernel", 7))
+        _positive("model.pool_size", cfg.get("pool_size", 5))
+        cfg["hidden_sizes"] = tuple(_positive("model.hidden_sizes entries", s) for s in cfg.get("hidden_sizes", ()))
     if kind == "rnn":
         make_cell(cfg.get("cell", "lstm"), 1)  # validates the name
         sizes = tuple(cfg.get("hidden_sizes", (32,)))

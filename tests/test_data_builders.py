@@ -171,6 +171,26 @@ def test_forecast_windows_follow_the_course_generator():
         jena.forecast_windows(values, lookback=300, delay=12)
 
 
+def test_forecast_change_is_the_residual_over_the_baseline_and_blocks_keep_splits_apart():
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=(800, 2)).astype(np.float32)
+    splits, norm = jena.forecast_windows(values, lookback=24, step=6, delay=12, target_column=1, block_rows=100)
+    ex = splits["train"][3]
+    last = ex["inputs"][-1, 1] * norm.std[1] + norm.mean[1]
+    assert ex["change"] == pytest.approx(ex["target"] - last, abs=1e-5)
+    # blocks of 100 rows dealt train, train, validation, test: rows 0-199 train, 200-299 validation, ...
+    np.testing.assert_allclose(norm.mean, np.concatenate([values[0:200], values[400:600]]).mean(0), rtol=1e-5)
+    assert len(splits["train"]) == 2 * (200 - 24 - 12)
+    assert len(splits["validation"]) == len(splits["test"]) == 2 * (100 - 24 - 12)
+    first_test = splits["test"][0]  # ends at row 300 + 24: inputs rows 300..318, target row 336
+    np.testing.assert_allclose(first_test["inputs"], (values[300:324:6] - norm.mean) / norm.std, rtol=1e-5)
+    assert first_test["target"] == values[324 + 12, 1]
+    second_block = splits["validation"][100 - 24 - 12]  # the first window of the second validation block
+    assert second_block["target"] == values[600 + 24 + 12, 1]
+    with pytest.raises(ValueError, match="block_rows must be"):
+        jena.forecast_windows(values, lookback=24, delay=12, block_rows=-5)
+
+
 def test_shape_curves_deterministic_for_a_seed(tmp_path):
     a = sjd.load("shape_curves", "train", data_dir=str(tmp_path / "a"), num_train=30, num_test=6, seed=5)
     b = sjd.load("shape_curves", "train", data_dir=str(tmp_path / "b"), num_train=30, num_test=6, seed=5)

@@ -49,6 +49,7 @@ NEEDS = {
     "sms": ["sms_spam/spam.csv"],
     "newsgroups": ["20newsgroups/20news-bydate.tar.gz"],
     "sst": ["seed-lab/sst_movie_reviews_processed_train.csv.gz"],
+    "jena": ["jena/jena_weather_2020.csv.gz"],
 }
 
 
@@ -58,14 +59,26 @@ def test_every_config_trains_a_smoke_run(name, tmp_path, data_dir, manual_dir):
         if name.startswith(prefix):
             require(*files)
     config = load_config(name, "smoke")
+    if config.task == "seq2seq":
+        from seqjax.train import seq2seq_run
+
+        results = seq2seq_run.train_and_evaluate(config, tmp_path / "run")
+        assert 0.0 <= results["exact_match"] <= 1.0 and 0.0 <= results["beam_exact_match"] <= 1.0
+        assert (tmp_path / "run" / "plots" / "attention.png").stat().st_size > 0
+        return
     config.data.data_dir, config.data.manual_dir = str(data_dir), str(manual_dir)
     if name == "imdb_glove":
         glove = tmp_path / "glove.txt"
         glove.write_text("the " + " ".join(["0.5"] * 100) + "\nmovie " + " ".join(["-0.5"] * 100) + "\n")
         config.data.glove_path = str(glove)
     results = train_and_evaluate(config, tmp_path / "run")
-    assert 0.0 <= results["accuracy"] <= 1.0
     history = (tmp_path / "run" / "history.csv").read_text().splitlines()
+    if config.task == "regression":
+        assert results["mae"] >= 0.0 and results["baseline_mae"] > 0.0
+        assert history[0].startswith("epoch,loss,mae") and len(history) == 2
+        assert (tmp_path / "run" / "plots" / "forecast_week.png").stat().st_size > 0
+        return
+    assert 0.0 <= results["accuracy"] <= 1.0
     assert history[0].startswith("epoch,loss,accuracy") and len(history) == 2
     assert np.isfinite(float(history[1].split(",")[1]))
 

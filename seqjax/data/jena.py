@@ -69,18 +69,22 @@ class Normalization(NamedTuple):
 
 
 class ForecastWindows:
-    """Random-access windows: ``{"inputs": [lookback // step, F], "target": float32}``.
+    """Random-access windows: ``{"inputs": [lookback // step, F], "target": float32, "change": float32}``.
 
     Example ``k`` ends at row ``r = first + k``: inputs are the normalised rows
     ``r - lookback, r - lookback + step, ..., r - step`` and the target is the raw
     (degrees) value of ``target_column`` at row ``r + delay``, as the course's
-    generator does.
+    generator does. ``change`` is the target minus the raw value at the last input
+    row: a model trained on it forecasts the residual over the common-sense baseline,
+    and its absolute error is exactly the error of ``last + prediction`` in degrees.
     """
 
-    def __init__(self, data, raw_target, first: int, last: int, lookback: int, step: int, delay: int):
+    def __init__(self, data, raw_target, ranges: list[tuple[int, int]], lookback: int, step: int, delay: int):
         self._data, self._target = data, raw_target
-        self._first, self._lookback, self._step, self._delay = first, lookback, step, delay
-        self._count = max(0, last - first + 1)
+        self._lookback, self._step, self._delay = lookback, step, delay
+        self._ranges = [(first, last) for first, last in ranges if last >= first]  # end rows, inclusive
+        self._offsets = np.cumsum([0] + [last - first + 1 for first, last in self._ranges])
+        self._count = int(self._offsets[-1])
 
     def __len__(self) -> int:
         return self._count
@@ -88,10 +92,15 @@ class ForecastWindows:
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         if not -self._count <= index < self._count:
             raise IndexError(f"window index {index} out of range for {self._count} windows.")
-        end = self._first + (index % self._count)
+        index %= self._count
+        segment = int(np.searchsorted(self._offsets, index, side="right")) - 1
+        end = self._ranges[segment][0] + index - int(self._offsets[segment])
+        last_row = end - self._lookback + ((self._lookback - 1) // self._step) * self._step
+        target = self._target[end + self._delay]
         return {
             "inputs": self._data[end - self._lookback : end : self._step],
-            "target": np.float32(self._target[end + self._delay]),
+            "target": np.float32(target),
+            "change": np.float32(target - self._target[last_row]),
         }
 
 
@@ -103,6 +112,7 @@ def forecast_windows(
     delay: int = 144,
     target_column: int = TEMPERATURE,
     fractions: tuple[float, float] = (0.5, 0.25),
+    block_rows: int = 0,
 ) -> tuple[dict[str, ForecastWindows], Normalization]:
     """The course's forecasting problem: 10 days of hourly history -> temperature in 24 h.
 
@@ -117,6 +127,12 @@ def forecast_windows(
       delay: rows between the last input row and the target (144 = 24 hours).
       target_column: index of the predicted column (``T (degC)``).
       fractions: train and validation fractions of the rows.
+      block_rows: ``0`` splits the rows once, in time order (the course's split, right
+        for several years of rows). A positive size cuts the rows into blocks of that
+        many rows and deals them out in cycles of four blocks (``4 * fractions[0]``
+        train, ``4 * fractions[1]`` validation, the rest test), so that with a single
+        year every split spans every season; a window never crosses into a block of
+        another split.
 
     Returns:
       ``({"train", "validation", "test"} -> ForecastWindows, Normalization)``.
@@ -133,22 +149,42 @@ def forecast_windows(
     train_frac, val_frac = fractions
     if not (0 < train_frac and 0 < val_frac and train_frac + val_frac < 1):
         raise ValueError(f"fractions must be two positive numbers summing below 1; got {fractions}.")
-    n = len(values)
-    bounds = [0, int(n * train_frac), int(n * (train_frac + val_frac)), n]
-    train = values[: bounds[1]]
+    segments = _split_rows(len(values), train_frac, val_frac, block_rows)
+    train = np.concatenate([values[a:b] for a, b in segments["train"]])
     norm = Normalization(train.mean(axis=0), train.std(axis=0) + 1e-7)
     data = (values - norm.mean) / norm.std
     splits = {}
-    for name, start, stop in zip(("train", "validation", "test"), bounds[:-1], bounds[1:]):
+    for name, rows in segments.items():
         splits[name] = ForecastWindows(
-            data, values[:, target_column], start + lookback, stop - delay - 1, lookback, step, delay
+            data, values[:, target_column], [(a + lookback, b - delay - 1) for a, b in rows], lookback, step, delay
         )
         if not len(splits[name]):
             raise ValueError(
-                f"the {name} split ({stop - start} rows) is shorter than lookback + delay = "
-                f"{lookback + delay}; use more rows or a shorter window."
+                f"the {name} split's row ranges {rows} are shorter than lookback + delay = "
+                f"{lookback + delay}; use more rows, larger blocks or a shorter window."
             )
     return splits, norm
+
+
+def _split_rows(n: int, train_frac: float, val_frac: float, block_rows: int) -> dict[str, list[tuple[int, int]]]:
+    """``{split: [(start, stop), ...]}`` row ranges, contiguous blocks of one split merged."""
+    if not block_rows:
+        bounds = [0, int(n * train_frac), int(n * (train_frac + val_frac)), n]
+        return {name: [(a, b)] for name, a, b in zip(("train", "validation", "test"), bounds[:-1], bounds[1:])}
+    if isinstance(block_rows, bool) or not isinstance(block_rows, int) or block_rows < 1:
+        raise ValueError(f"block_rows must be 0 (one time-ordered split) or a positive int; got {block_rows!r}.")
+    n_train, n_val = round(4 * train_frac), round(4 * val_frac)
+    if n_train < 1 or n_val < 1 or n_train + n_val > 3:
+        raise ValueError(f"fractions {train_frac, val_frac} must give each split at least one block of four.")
+    pattern = ["train"] * n_train + ["validation"] * n_val + ["test"] * (4 - n_train - n_val)
+    out: dict[str, list[tuple[int, int]]] = {"train": [], "validation": [], "test": []}
+    for k, start in enumerate(range(0, n, block_rows)):
+        name, stop = pattern[k % 4], min(start + block_rows, n)
+        if out[name] and out[name][-1][1] == start:
+            out[name][-1] = (out[name][-1][0], stop)
+        else:
+            out[name].append((start, stop))
+    return out
 
 
 def baseline_mae(windows: ForecastWindows, norm: Normalization, target_column: int = TEMPERATURE) -> float:

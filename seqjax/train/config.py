@@ -23,6 +23,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.epochs = 10
     c.batch_size = 32
     c.task = "binary"
+    c.loss = "default"  # or "mse" / "mae" for regression
     c.progress = True
 
     c.data = ml_collections.ConfigDict()
@@ -51,6 +52,13 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.clean = False
     c.data.oov_token = ""
     c.data.glove_path = ""
+    c.data.forecast = ml_collections.ConfigDict()  # jena_weather: the course's window generator
+    c.data.forecast.lookback = 1440  # rows of history (10 days of 10-minute rows)
+    c.data.forecast.step = 6  # keep every 6th row: hourly
+    c.data.forecast.delay = 144  # predict 24 hours after the last input row
+    c.data.forecast.train_fraction = 0.5  # rows in time order: train, validation, the rest test
+    c.data.forecast.validation_fraction = 0.25
+    c.data.forecast.block_rows = 0  # 0: one time-ordered split; N: blocks of N rows dealt out train/train/val/test
 
     c.model = ml_collections.ConfigDict()
     c.model.kind = "rnn"
@@ -69,6 +77,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.dense = ()
     c.model.dense_activation = "relu"
     c.model.dense_dropout = 0.0
+    c.model.conv_filters = ()  # kind="conv": Conv1D filters per layer, max pooling between layers
+    c.model.conv_kernel = 7
+    c.model.pool_size = 5
     c.model.remat = "auto"  # recompute recurrent steps in the backward pass: "auto" (by shape), "on", "off"
 
     c.optimizer = ml_collections.ConfigDict()
@@ -142,6 +153,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     problems = unknown_fields(config)
     if config.task not in TASKS:
         problems.append(f"task={config.task!r} is not one of {TASKS}")
+    if config.loss not in ("default", "mse", "mae") or (config.loss != "default" and config.task != "regression"):
+        problems.append(f"loss={config.loss!r} must be 'default', or 'mse' / 'mae' with task='regression'")
     for name in ("epochs", "batch_size"):
         value = config[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -40,6 +40,29 @@ class Splits(NamedTuple):
     validation: Any | None
     test: Any
     class_names: list[str]
+    baselines: dict | None = None  # forecasting: the common-sense baseline's MAE per split
+
+
+FORECAST_DATA = ("jena_weather",)  # data sets cut into forecasting windows (config.data.forecast)
+
+
+def _has_validation(config: ml_collections.ConfigDict) -> bool:
+    d = config.data
+    return bool(d.validation_count or d.validation_fraction or d.name in FORECAST_DATA)
+
+
+def _forecast_splits(config: ml_collections.ConfigDict, builder) -> Splits:
+    """The course's forecasting windows over a time-ordered data set, split in time order."""
+    from seqjax.data.jena import baseline_mae, forecast_windows, rows_as_array
+
+    f = config.data.forecast
+    windows, norm = forecast_windows(
+        rows_as_array(builder.as_data_source(config.data.train_split)), lookback=f.lookback, step=f.step,
+        delay=f.delay, fractions=(f.train_fraction, f.validation_fraction), block_rows=f.block_rows,
+    )
+    capped = {name: _cap(w, config.data.max_examples) for name, w in windows.items()}
+    baselines = {name: baseline_mae(w, norm) for name, w in capped.items() if name != "train"}
+    return Splits(capped["train"], capped["validation"], capped["test"], [], baselines)
 
 
 def _cap(source, limit: int):
@@ -59,6 +82,8 @@ def load_splits(config: ml_collections.ConfigDict) -> Splits:
             sjd.builder(d.name, **kwargs)
         multihost_utils.sync_global_devices(f"seqjax: {d.name} prepared")
     builder = sjd.builder(d.name, **kwargs)
+    if d.name in FORECAST_DATA:
+        return _forecast_splits(config, builder)
     train = builder.as_data_source(d.train_split)
     if d.test_split:
         test = builder.as_data_source(d.test_split)
@@ -173,7 +198,7 @@ def _training_transform(config: ml_collections.ConfigDict, encoder: Encoder, tra
 
 def _checkpoints(config: ml_collections.ConfigDict, workdir: Path) -> Checkpoints:
     """The run's checkpoints, ranked by the early-stopping monitor (training loss without validation)."""
-    has_validation = bool(config.data.validation_count or config.data.validation_fraction)
+    has_validation = _has_validation(config)
     return Checkpoints(
         workdir / "checkpoints",
         monitor=config.early_stopping.monitor if has_validation else "loss",
@@ -243,7 +268,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
             model, tx, config.task, batch_size=config.batch_size, seed=config.seed,
             transform=_training_transform(config, encoder, splits.train),
             vocab_size=model.vocab_size,  # the embedding's rows: ids past them are refused, not clamped
-            mesh=mesh, pad_batch=config.mesh.pad_batch,
+            mesh=mesh, pad_batch=config.mesh.pad_batch, loss=config.loss,
         )
         state = trainer.place(state)
         restored = checkpoints.restore_latest(state)
@@ -260,6 +285,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
         checkpoints.close()
 
     results = task_metrics(config.task, outs, labels)
+    if splits.baselines:
+        results["baseline_mae"] = splits.baselines["test"]
+        results["val_baseline_mae"] = splits.baselines["validation"]
+        if "val_mae" in history:
+            results["val_mae"] = min(history["val_mae"]) if early is not None else history["val_mae"][-1]
     results.update(
         {
             "devices": jax.device_count(),
@@ -278,6 +308,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
         if "confusion_matrix" in results:
             reports.plot_confusion(results["confusion_matrix"], encoder.class_names,
                                    workdir / "plots" / "confusion_matrix.png")
+        if splits.baselines:
+            if config.data.label_field == "change":  # residual forecasts: back to degrees for the plot
+                last = np.array([splits.test[i]["target"] - splits.test[i]["change"] for i in range(len(labels))])
+                outs, labels = outs + last, labels + last
+            reports.plot_forecast(outs, labels, workdir / "plots" / "forecast_week.png",
+                                  steps_per_hour=60 // 10, baseline_mae=splits.baselines["test"])
         reports.write_json(workdir / "metrics.json", results)
     return {**results, "workdir": str(workdir)}
 
@@ -320,7 +356,7 @@ def evaluate(workdir: str | Path) -> dict:
     run = load_run(workdir)
     splits = load_splits(run.config)
     trainer = Trainer(run.model, make_optimizer(run.config), run.config.task, batch_size=run.config.batch_size,
-                      seed=run.config.seed, transform=run.encoder.encode)
+                      seed=run.config.seed, transform=run.encoder.encode, loss=run.config.get("loss", "default"))
     _, outs, labels = trainer.evaluate(run.state, splits.test)
     return task_metrics(run.config.task, outs, labels)
 

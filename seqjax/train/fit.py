@@ -92,10 +92,11 @@ class Trainer:
       mesh: the device mesh (:func:`seqjax.train.sharding.make_mesh`); all devices by default.
       pad_batch: pad a batch that does not split evenly over the devices (masked rows)
         instead of refusing it.
+      loss: ``"default"`` for the task, or ``"mse"`` / ``"mae"`` for regression.
     """
 
     def __init__(self, model, tx, task: str, *, batch_size: int, seed: int, transform: Callable,
-                 vocab_size: int | None = None, mesh=None, pad_batch: bool = False):
+                 vocab_size: int | None = None, mesh=None, pad_batch: bool = False, loss: str = "default"):
         from seqjax.train import sharding
 
         self.task, self.batch_size, self.seed, self.transform = task, batch_size, seed, transform
@@ -103,8 +104,8 @@ class Trainer:
         self.mesh = mesh if mesh is not None else sharding.make_mesh()
         self.step_rows = sharding.check_batch_size(batch_size, self.mesh, pad_batch)
         self._sharding = sharding
-        self._train_step_fn = make_train_step(model, tx, task)
-        self._eval_step_fn = make_eval_step(model, task)
+        self._train_step_fn = make_train_step(model, tx, task, loss)
+        self._eval_step_fn = make_eval_step(model, task, loss)
         self._train_step = self._eval_step = None
         self.state_sharding = None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import numpy as np
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -76,6 +77,36 @@ def plot_history(history: dict[str, list[float]], directory: str | Path) -> list
         plt.close(fig)
         written.append(path)
     return written
+
+
+def plot_forecast(predictions: np.ndarray, targets: np.ndarray, path: str | Path, *, steps_per_hour: int = 6,
+                  hours: int = 24 * 7, baseline_mae: float | None = None) -> Path:
+    """Predictions against the truth for the first week of consecutive test windows.
+
+    ``predictions`` and ``targets`` are ``[N]`` in time order, one window per row
+    (``steps_per_hour`` rows an hour).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = min(len(targets), hours * steps_per_hour)
+    t = np.arange(n) / steps_per_hour
+    pred, true = np.asarray(predictions)[:n].reshape(-1), np.asarray(targets)[:n].reshape(-1)
+    fig, ax = plt.subplots(figsize=(9, 4))
+    ax.plot(t, true, label="truth", color="black", linewidth=1.2)
+    ax.plot(t, pred, label=f"prediction (MAE {np.abs(pred - true).mean():.2f})", color="tab:orange", linewidth=1.0)
+    title = "Temperature 24 h ahead: first week of the test part"
+    if baseline_mae is not None:
+        title += f" (baseline MAE on all of it {baseline_mae:.2f})"
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("hours from the start of the test part")
+    ax.set_ylabel("T (degC)")
+    ax.legend()
+    _save_figure(fig, Path(path))
+    plt.close(fig)
+    return Path(path)
 
 
 def plot_confusion(matrix: Sequence[Sequence[int]], class_names: Sequence[str], path: str | Path) -> Path:

@@ -16,11 +16,12 @@ import optax
 from seqjax.train.state import TrainState, variables_of
 
 TASKS = ("binary", "multiclass", "regression")
+LOSSES = ("default", "mse", "mae")  # regression may train on the absolute error, as the course's forecaster does
 
 
-def per_example_loss(task: str, logits: jax.Array, labels: jax.Array) -> jax.Array:
+def per_example_loss(task: str, logits: jax.Array, labels: jax.Array, loss: str = "default") -> jax.Array:
     """``[B]`` losses: sigmoid BCE (binary), softmax CE with integer or one-hot
-    labels (multiclass), or squared error (regression)."""
+    labels (multiclass), or squared error (regression; absolute error with ``loss="mae"``)."""
     if task == "binary":
         return optax.sigmoid_binary_cross_entropy(logits[:, 0], labels.astype(jnp.float32))
     if task == "multiclass":
@@ -28,6 +29,8 @@ def per_example_loss(task: str, logits: jax.Array, labels: jax.Array) -> jax.Arr
             return optax.softmax_cross_entropy(logits, labels)
         return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
     if task == "regression":
+        if loss == "mae":
+            return jnp.abs(logits[:, 0] - labels.astype(jnp.float32))
         return optax.squared_error(logits[:, 0], labels.astype(jnp.float32))
     raise ValueError(f"task={task!r} is not one of {TASKS}.")
 
@@ -57,7 +60,7 @@ def _batch_metrics(task: str, logits: jax.Array, batch: dict, losses: jax.Array)
     return metrics
 
 
-def make_train_step(model: Any, tx: optax.GradientTransformation, task: str) -> Callable:
+def make_train_step(model: Any, tx: optax.GradientTransformation, task: str, loss: str = "default") -> Callable:
     """``train_step(state, batch, key) -> (state, metrics)``; ``key`` is this step's
     dropout key (the loop derives it with ``fold_in``)."""
 
@@ -66,9 +69,9 @@ def make_train_step(model: Any, tx: optax.GradientTransformation, task: str) -> 
             logits = model.apply(
                 {"params": params, **state.frozen}, batch["inputs"], deterministic=False, rngs={"dropout": key}
             )
-            losses = per_example_loss(task, logits, batch["label"])
-            loss = jnp.sum(losses * batch["weight"]) / jnp.maximum(jnp.sum(batch["weight"]), 1.0)
-            return loss, (logits, losses)
+            losses = per_example_loss(task, logits, batch["label"], loss)
+            mean = jnp.sum(losses * batch["weight"]) / jnp.maximum(jnp.sum(batch["weight"]), 1.0)
+            return mean, (logits, losses)
 
         (_, (logits, losses)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
@@ -79,7 +82,7 @@ def make_train_step(model: Any, tx: optax.GradientTransformation, task: str) -> 
     return train_step
 
 
-def make_eval_step(model: Any, task: str) -> Callable:
+def make_eval_step(model: Any, task: str, loss: str = "default") -> Callable:
     """``eval_step(state, batch) -> (metrics, outputs, labels, weight)`` with dropout off.
 
     Labels and weights come back with the outputs so that every process sees the
@@ -88,7 +91,7 @@ def make_eval_step(model: Any, task: str) -> Callable:
 
     def eval_step(state: TrainState, batch: dict):
         logits = model.apply(variables_of(state), batch["inputs"], deterministic=True)
-        losses = per_example_loss(task, logits, batch["label"])
+        losses = per_example_loss(task, logits, batch["label"], loss)
         return _batch_metrics(task, logits, batch, losses), outputs(task, logits), batch["label"], batch["weight"]
 
     return eval_step
