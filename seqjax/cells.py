@@ -279,6 +279,8 @@ def lstm(
         h = gate(z_o) * act(c)
         return LSTMCarry(h, c), h
 
+    # cuDNN's LSTM computes exactly this cell with the default activations (seqjax.cudnn).
+    apply.cudnn_compatible = activation in ("tanh", jnp.tanh) and recurrent_activation in ("sigmoid", jax.nn.sigmoid)
     return Cell(init, _zeros_carry(LSTMCarry, hidden_size), apply)
 
 

@@ -140,6 +140,7 @@ def scan(
     unroll: int | bool = 1,
     remat: bool | None = None,
     parallel: bool | None = None,
+    implementation: str | None = None,
 ) -> tuple[Any, Array]:
     """Runs ``cell`` over the leading (time) axis of ``xs`` with ``lax.scan``.
 
@@ -163,6 +164,9 @@ def scan(
       parallel: run a linear cell as an associative scan (``True``) or step by
         step with ``cell.apply`` (``False``); ``None`` (default) takes the
         associative scan whenever the cell offers it. Both give the same outputs.
+      implementation: ``None`` (default) runs a standard ``sj.cells.lstm`` on cuDNN
+        (``jax.experimental.rnn``) when on a GPU and ``lax.scan`` otherwise;
+        ``"scan"`` always scans; ``"cudnn"`` insists (an error where impossible).
 
     Returns:
       ``(final_carry, ys)`` with ``ys [T, *B, H]``; with ``lengths``, outputs past
@@ -178,6 +182,13 @@ def scan(
         carry = cell.initial_carry(batch_shape, dtype)
     else:
         _check_carry(cell, carry, batch_shape, dtype)
+
+    from seqjax import cudnn
+
+    if cudnn.use_cudnn(cell, params, implementation):
+        if lengths is not None:
+            lengths = _check_lengths(lengths, num_steps, batch_shape)
+        return cudnn.lstm_scan(params, xs, carry, lengths, reverse, _flip_padded)
 
     if parallel is None:
         parallel = cell.coefficients is not None
