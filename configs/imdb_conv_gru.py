@@ -10,20 +10,12 @@ Command: python scripts/train.py --config configs/imdb_conv_gru.py --workdir run
 Measured results and wall time on 2 CPU cores: docs/RESULTS.md (1D convnets).
 """
 
-from seqjax.train.config import apply_variant, base_config
+from seqjax.train.config import apply_variant, base_config, imdb_ids
 
 
 def get_config(variant=None):
-    c = base_config()
-    c.task = "binary"
+    c = imdb_ids(base_config(), maxlen=1000)
     c.epochs = 10
-    c.batch_size = 128
-    c.data.name = "imdb_reviews"
-    c.data.encoding = "ids"
-    c.data.field = "ids"
-    c.data.num_words = 10_000
-    c.data.maxlen = 1000
-    c.data.validation_fraction = 0.2
     c.model.kind = "conv"
     c.model.embedding_dim = 32
     c.model.conv_filters = (32, 32)
@@ -31,6 +23,5 @@ def get_config(variant=None):
     c.model.pool_size = 5
     c.model.cell = "gru"
     c.model.hidden_sizes = (32,)
-    c.model.num_outputs = 1
     c.optimizer.name = "rmsprop"
     return apply_variant(c, variant, {})

@@ -10,26 +10,16 @@ Command: python scripts/train.py --config configs/imdb_min_gru.py --workdir runs
 Measured results and wall time on 2 CPU cores: docs/RESULTS.md (parallel-scan cells).
 """
 
-from seqjax.train.config import apply_variant, base_config
+from seqjax.train.config import apply_variant, base_config, imdb_ids
 
 
 def get_config(variant=None):
-    c = base_config()
-    c.task = "binary"
+    c = imdb_ids(base_config(), maxlen=500, padding="post")
     c.epochs = 10
-    c.batch_size = 128
-    c.data.name = "imdb_reviews"
-    c.data.encoding = "ids"
-    c.data.field = "ids"
-    c.data.num_words = 10_000
-    c.data.maxlen = 500
-    c.data.padding = "post"
-    c.data.validation_fraction = 0.2
     c.model.kind = "rnn"
     c.model.embedding_dim = 32
     c.model.mask_zero = True
     c.model.cell = "min_gru"
     c.model.hidden_sizes = (64,)
-    c.model.num_outputs = 1
     c.optimizer.name = "rmsprop"
     return apply_variant(c, variant, {})

@@ -15,25 +15,15 @@ the dense model configs/jena_dense.py.
 Expected and measured results, wall time on 2 CPU cores: docs/RESULTS.md (temperature forecasting).
 """
 
-from seqjax.train.config import apply_variant, base_config
+from seqjax.train.config import apply_variant, base_config, jena_forecast
 
 
 def get_config(variant=None):
-    c = base_config()
-    c.task = "regression"
-    c.loss = "mae"
+    c = jena_forecast(base_config())
     c.epochs = 20
-    c.batch_size = 128
-    c.data.name = "jena_weather"
-    c.data.encoding = "values"
-    c.data.field = "inputs"
-    c.data.label_field = "change"  # the 24 h change: a residual over the baseline (see docs/RESULTS.md)
     c.model.kind = "rnn"
     c.model.cell = "gru"
     c.model.hidden_sizes = (32,)
-    c.model.num_outputs = 1
-    c.optimizer.name = "rmsprop"
-    c.early_stopping.enabled = True  # keep the epoch with the lowest validation MAE
     c.early_stopping.patience = 6
     variants = {
         "dropout": {"model.input_dropout": 0.2, "model.recurrent_dropout": 0.2, "epochs": 30,

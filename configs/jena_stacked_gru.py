@@ -8,26 +8,16 @@ Command: python scripts/train.py --config configs/jena_stacked_gru.py --workdir 
 Expected and measured results, wall time on 2 CPU cores: docs/RESULTS.md (temperature forecasting).
 """
 
-from seqjax.train.config import apply_variant, base_config
+from seqjax.train.config import apply_variant, base_config, jena_forecast
 
 
 def get_config(variant=None):
-    c = base_config()
-    c.task = "regression"
-    c.loss = "mae"
+    c = jena_forecast(base_config())
     c.epochs = 30
-    c.batch_size = 128
-    c.data.name = "jena_weather"
-    c.data.encoding = "values"
-    c.data.field = "inputs"
-    c.data.label_field = "change"  # the 24 h change: a residual over the baseline (see docs/RESULTS.md)
     c.model.kind = "rnn"
     c.model.cell = "gru"
     c.model.hidden_sizes = (32, 64)
     c.model.input_dropout = 0.1
     c.model.recurrent_dropout = 0.5
-    c.model.num_outputs = 1
-    c.optimizer.name = "rmsprop"
-    c.early_stopping.enabled = True
     c.early_stopping.patience = 10
     return apply_variant(c, variant, {})

@@ -1,6 +1,7 @@
 """Times the training step of seqjax, Flax linen and (if installed) PyTorch in one process.
 
     python scripts/bench.py --configs A,B,C,D --steps 20 --json docs/bench.json
+    python scripts/bench.py --configs= --long 4096 --memory 10000   # parallel-scan cells; remat memory
 
 PyTorch on this machine: ``pip install torch==2.13.0`` (a CPU build from local disk).
 """
@@ -14,6 +15,10 @@ _CONFIGS = flags.DEFINE_list("configs", ["A", "B", "C", "D"], "Benchmark configs
                              "C big-lstm, D imdb-gru).")
 _STEPS = flags.DEFINE_integer("steps", 20, "Timed train steps per framework (after one untimed first step).")
 _JSON = flags.DEFINE_string("json", "", "Also write the report as JSON here.")
+_LONG = flags.DEFINE_integer("long", 0, "If > 0, also time GRU vs the parallel-scan minGRU/minLSTM at this length "
+                             "(docs use 4096).")
+_MEMORY = flags.DEFINE_integer("memory", 0, "If > 0, also measure remat's memory and time at this length "
+                               "(docs use 10000).")
 
 
 def main(argv):
@@ -26,9 +31,15 @@ def main(argv):
         unknown = sorted(set(_CONFIGS.value) - set(bench.CONFIGS))
         if unknown:
             raise ValueError(f"unknown --configs {unknown}; known: {sorted(bench.CONFIGS)}.")
-        report = bench.run(_CONFIGS.value, steps=_STEPS.value)
+        report = bench.run(_CONFIGS.value, steps=_STEPS.value) if _CONFIGS.value else {"machine": {}, "results": {}}
         print(json.dumps(report["machine"]))
         print(bench.format_table(report))
+        if _LONG.value:
+            report["long_sequences"] = bench.bench_long_sequences(length=_LONG.value)
+            print(bench.format_rows("Long sequences", report["long_sequences"]))
+        if _MEMORY.value:
+            report["remat_memory"] = bench.bench_remat_memory(length=_MEMORY.value)
+            print(bench.format_rows("Remat", report["remat_memory"]))
         if _JSON.value:
             atomic_write_text(_JSON.value, json.dumps(report, indent=2) + "\n")
 

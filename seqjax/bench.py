@@ -262,3 +262,84 @@ def format_table(report: dict) -> str:
                          f"{row['min_ms']} | {row['infer_median_ms']} | {row['seqs_per_s']} | "
                          f"{row['time_over_seqjax']} |")
     return "\n".join(lines)
+
+
+# --- long sequences: parallel-scan cells and remat ------------------------------------------
+
+
+def _sequence_step(cell, params, xs, **scan_kwargs):
+    """A jitted ``(loss, grads)`` of ``mean(ys ** 2)`` over ``xs [T, B, F]``, and the forward alone."""
+    from seqjax.recurrence import scan
+
+    def loss(p):
+        return jnp.mean(scan(cell, p, xs, **scan_kwargs)[1] ** 2)
+
+    return jax.jit(jax.value_and_grad(loss)), jax.jit(lambda p: scan(cell, p, xs, **scan_kwargs)[1])
+
+
+def _peak_temp_mib(fn, *args) -> float | None:
+    """XLA's temporary buffer size for ``fn(*args)``: the activation memory a step needs."""
+    analysis = fn.lower(*args).compile().memory_analysis()
+    size = getattr(analysis, "temp_size_in_bytes", None)
+    return None if size is None else round(size / 2**20, 1)
+
+
+def bench_long_sequences(length: int = 4096, batch: int = 16, features: int = 32, hidden: int = 64,
+                         steps: int = 10) -> dict:
+    """Train step (forward + backward) and forward time over one long sequence batch:
+    the GRU on ``lax.scan`` against minGRU and minLSTM as a parallel ``lax.associative_scan``
+    and, for reference, minGRU stepped sequentially. Each row also gives XLA's temporary memory."""
+    from seqjax import cells
+
+    xs = jax.random.normal(jax.random.key(0), (length, batch, features))
+    rows = {}
+    variants = {
+        "gru (lax.scan)": (cells.gru(hidden), {}),
+        "min_gru (associative scan)": (cells.min_gru(hidden), {"parallel": True}),
+        "min_gru (step by step)": (cells.min_gru(hidden), {"parallel": False}),
+        "min_lstm (associative scan)": (cells.min_lstm(hidden), {"parallel": True}),
+    }
+    for name, (cell, kwargs) in variants.items():
+        params = cell.init(jax.random.key(1), features)
+        grad_fn, fwd_fn = _sequence_step(cell, params, xs, **kwargs)
+        start = time.perf_counter()
+        jax.block_until_ready(grad_fn(params))
+        first = time.perf_counter() - start
+        train = _time(lambda: jax.block_until_ready(grad_fn(params)), steps)
+        jax.block_until_ready(fwd_fn(params))
+        infer = _time(lambda: jax.block_until_ready(fwd_fn(params)), steps)
+        rows[name] = {**_summarize(first, train, infer)._asdict(), "temp_mib": _peak_temp_mib(grad_fn, params)}
+    base = rows["gru (lax.scan)"]["median_ms"]
+    for row in rows.values():
+        row["time_over_gru"] = round(row["median_ms"] / base, 3)
+    return {"shape": {"length": length, "batch": batch, "features": features, "hidden": hidden}, "rows": rows}
+
+
+def bench_remat_memory(length: int = 10_000, batch: int = 16, features: int = 32, hidden: int = 64,
+                       steps: int = 5) -> dict:
+    """A GRU and an LSTM train step over ``length`` steps with and without ``remat``:
+    XLA's temporary memory (what grows with the sequence) next to the step time."""
+    from seqjax import cells
+
+    xs = jax.random.normal(jax.random.key(0), (length, batch, features))
+    rows = {}
+    for cell_name in ("gru", "lstm"):
+        cell = getattr(cells, cell_name)(hidden)
+        params = cell.init(jax.random.key(1), features)
+        for remat in (False, True):
+            grad_fn, _ = _sequence_step(cell, params, xs, remat=remat)
+            jax.block_until_ready(grad_fn(params))
+            times = _time(lambda: jax.block_until_ready(grad_fn(params)), steps)
+            rows[f"{cell_name} remat={remat}"] = {"median_ms": round(1000 * statistics.median(times), 1),
+                                                  "temp_mib": _peak_temp_mib(grad_fn, params)}
+    return {"shape": {"length": length, "batch": batch, "features": features, "hidden": hidden}, "rows": rows}
+
+
+def format_rows(title: str, report: dict) -> str:
+    """Markdown table of :func:`bench_long_sequences` / :func:`bench_remat_memory` rows."""
+    columns = list(next(iter(report["rows"].values())))
+    lines = [f"{title} ({', '.join(f'{k} {v}' for k, v in report['shape'].items())})", "",
+             "| variant | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for name, row in report["rows"].items():
+        lines.append(f"| {name} | " + " | ".join(str(row[c]) for c in columns) + " |")
+    return "\n".join(lines)

@@ -19,3 +19,15 @@ def test_bench_runs_tiny_configs(monkeypatch):
 def test_lstm_flop_count():
     cfg = bench.BenchConfig("x", 2, 3, 10, 4, 5, 1, "lstm", "adam")
     assert bench.lstm_train_gflop(cfg) == pytest.approx(3 * 2 * 2 * 9 * 20 * 3 / 1e9)
+
+
+def test_long_sequence_rows_and_remat_bounds_memory():
+    long = bench.bench_long_sequences(length=64, batch=2, features=3, hidden=4, steps=1)
+    assert set(long["rows"]) == {"gru (lax.scan)", "min_gru (associative scan)", "min_gru (step by step)",
+                                 "min_lstm (associative scan)"}
+    assert all(row["median_ms"] > 0 for row in long["rows"].values())
+    memory = bench.bench_remat_memory(length=400, batch=4, features=3, hidden=8, steps=1)["rows"]
+    # remat keeps only the carries: the step's temporaries shrink by more than half
+    assert memory["gru remat=True"]["temp_mib"] < 0.5 * memory["gru remat=False"]["temp_mib"]
+    assert memory["lstm remat=True"]["temp_mib"] < 0.5 * memory["lstm remat=False"]["temp_mib"]
+    assert "| gru remat=True |" in bench.format_rows("Remat", {"shape": {"length": 400}, "rows": memory})

@@ -37,3 +37,14 @@ def test_main_command_trains_on_generated_data():
     main = _two_commands()[0]
     assert "scripts/train.py --config configs/shapes_lstm.py" in main
     assert "SEQJAX_MANUAL_DIR" not in main, "the main job needs no downloaded data"
+
+
+def test_quickstart_python_runs():
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Quickstart", 1)[1]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(code, "README.md quickstart", "exec"), namespace)  # noqa: S102  (our own README)
+    assert namespace["ys"].shape == (50, 16, 32)
+    assert namespace["weights"].shape == (16, 50)
+    assert float(namespace["weights"][:, 42:].max()) == 0.0  # padded positions get no attention

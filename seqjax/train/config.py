@@ -104,6 +104,39 @@ def base_config() -> ml_collections.ConfigDict:
     return c
 
 
+def imdb_ids(c: ml_collections.ConfigDict, *, maxlen: int, padding: str = "pre") -> ml_collections.ConfigDict:
+    """The course's IMDB input: Keras-compatible ids of the 10,000 most frequent words, the first
+    ``maxlen`` kept, the last 20% of the training reviews for validation; binary task, batch 128."""
+    c.task = "binary"
+    c.batch_size = 128
+    c.data.name = "imdb_reviews"
+    c.data.encoding = "ids"
+    c.data.field = "ids"
+    c.data.num_words = 10_000
+    c.data.maxlen = maxlen
+    c.data.padding = padding
+    c.data.validation_fraction = 0.2
+    c.model.num_outputs = 1
+    return c
+
+
+def jena_forecast(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The course's temperature forecasting on ``jena_weather``: 10 days hourly -> the temperature
+    24 h later, as the residual over the common-sense baseline (``change``: see docs/RESULTS.md);
+    MAE loss, RMSprop, batch 128; the epoch with the lowest validation MAE is tested."""
+    c.task = "regression"
+    c.loss = "mae"
+    c.batch_size = 128
+    c.data.name = "jena_weather"
+    c.data.encoding = "values"
+    c.data.field = "inputs"
+    c.data.label_field = "change"
+    c.model.num_outputs = 1
+    c.optimizer.name = "rmsprop"
+    c.early_stopping.enabled = True
+    return c
+
+
 def apply_variant(config: ml_collections.ConfigDict, variant: str | None, variants: dict) -> ml_collections.ConfigDict:
     """Applies ``configs/x.py:variant``: ``smoke`` always, plus the config's own ``variants``."""
     if not variant:
