@@ -145,7 +145,7 @@ def scan(
     """Runs ``cell`` over the leading (time) axis of ``xs`` with ``lax.scan``.
 
     Cells linear in their carry (``cell.coefficients`` set: ``min_gru``,
-    ``min_lstm``) run as a log-depth ``lax.associative_scan`` instead.
+    ``min_lstm``) can run as a log-depth ``lax.associative_scan`` instead (``parallel``).
 
     Args:
       cell: a :class:`~seqjax.cells.Cell`.
@@ -163,7 +163,9 @@ def scan(
         ``None`` (default) decides from the static shapes (:func:`auto_remat`).
       parallel: run a linear cell as an associative scan (``True``) or step by
         step with ``cell.apply`` (``False``); ``None`` (default) takes the
-        associative scan whenever the cell offers it. Both give the same outputs.
+        associative scan on accelerators and steps on the CPU, where the scan's
+        extra work made it 8x slower at T = 4,096 (docs/BENCHMARKS.md). Both give
+        the same outputs.
       implementation: ``None`` (default) runs a standard ``sj.cells.lstm`` on cuDNN
         (``jax.experimental.rnn``) when on a GPU and ``lax.scan`` otherwise;
         ``"scan"`` always scans; ``"cudnn"`` insists (an error where impossible).
@@ -191,7 +193,7 @@ def scan(
         return cudnn.lstm_scan(params, xs, carry, lengths, reverse, _flip_padded)
 
     if parallel is None:
-        parallel = cell.coefficients is not None
+        parallel = cell.coefficients is not None and jax.default_backend() != "cpu"
     if parallel:
         if cell.coefficients is None:
             raise ValueError(

@@ -53,7 +53,7 @@ def test_parallel_scan_equals_step_by_step(name, reverse, with_lengths):
     xs = jax.random.normal(jax.random.key(1), (37, 4, 5))
     carry = sj.cells.MinCarry(jax.random.normal(jax.random.key(2), (4, 8)))
     lengths = jnp.array([37, 0, 9, 20]) if with_lengths else None
-    par = sj.scan(cell, params, xs, carry=carry, lengths=lengths, reverse=reverse)  # parallel by default
+    par = sj.scan(cell, params, xs, carry=carry, lengths=lengths, reverse=reverse, parallel=True)
     seq = sj.scan(cell, params, xs, carry=carry, lengths=lengths, reverse=reverse, parallel=False)
     assert_close(par, seq, atol=1e-5, rtol=1e-5)
     if with_lengths:
@@ -61,13 +61,16 @@ def test_parallel_scan_equals_step_by_step(name, reverse, with_lengths):
         assert_close(par[0].h[1], carry.h[1])  # length 0: the carry passes through
 
 
-def test_parallel_path_really_is_an_associative_scan():
+def test_parallel_path_really_is_an_associative_scan_and_the_default_follows_the_backend(monkeypatch):
     cell = sj.cells.min_gru(4)
     params = cell.init(jax.random.key(0), 3)
     xs = jnp.ones((64, 3))
-    par = str(jax.make_jaxpr(lambda x: sj.scan(cell, params, x))(xs))
+    par = str(jax.make_jaxpr(lambda x: sj.scan(cell, params, x, parallel=True))(xs))
     seq = str(jax.make_jaxpr(lambda x: sj.scan(cell, params, x, parallel=False))(xs))
     assert " scan[" not in par and " scan[" in seq
+    assert " scan[" in str(jax.make_jaxpr(lambda x: sj.scan(cell, params, x))(xs))  # CPU: step by step
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert " scan[" not in str(jax.make_jaxpr(lambda x: sj.scan(cell, params, x))(xs))  # accelerators: parallel
 
 
 @pytest.mark.parametrize("name", sorted(MIN_CELLS))

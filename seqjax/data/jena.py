@@ -58,7 +58,10 @@ class JenaWeather(Builder, skip_registration=True):
 
 def rows_as_array(source) -> np.ndarray:
     """All ``values`` of a jena data source stacked: ``[N, 21]`` float32."""
-    return np.stack([source[i]["values"] for i in range(len(source))]).astype(np.float32)
+    indices = list(range(len(source)))
+    # tfds sources decode a batch of records far faster than one record at a time
+    records = source.__getitems__(indices) if hasattr(source, "__getitems__") else [source[i] for i in indices]
+    return np.stack([r["values"] for r in records]).astype(np.float32)
 
 
 class Normalization(NamedTuple):
