@@ -65,6 +65,10 @@ def test_every_config_trains_a_smoke_run(name, tmp_path, data_dir, manual_dir):
         results = seq2seq_run.train_and_evaluate(config, tmp_path / "run")
         assert 0.0 <= results["exact_match"] <= 1.0 and 0.0 <= results["beam_exact_match"] <= 1.0
         assert (tmp_path / "run" / "plots" / "attention.png").stat().st_size > 0
+        outputs = seq2seq_run.translate(tmp_path / "run", ["22 Nov 2026", "3.4.1961"], beam_size=2)
+        assert len(outputs) == 2 and all(set(o) <= set("0123456789-?") for o in outputs)
+        with pytest.raises(ValueError, match="outside the vocabulary"):
+            seq2seq_run.translate(tmp_path / "run", ["22 Nov 2026!"])
         return
     config.data.data_dir, config.data.manual_dir = str(data_dir), str(manual_dir)
     if name == "imdb_glove":
