@@ -4,7 +4,8 @@
 First 500 words, 10 epochs, batch 128, the last 20% of the training reviews for validation.
 
 Command: python scripts/train.py --config configs/imdb_conv.py --workdir runs/imdb_conv
-Measured results and wall time on 2 CPU cores: docs/RESULTS.md (1D convnets).
+Expected: no course figure (the course's LSTM reaches 0.89 validation accuracy); measured results
+and wall time on 2 CPU cores: docs/RESULTS.md (1D convnets).
 """
 
 from seqjax.train.config import apply_variant, base_config, imdb_ids

@@ -7,7 +7,8 @@ recipe for sequences too long for a recurrent layer alone). 10 epochs, batch 128
 last 20% of the training reviews for validation.
 
 Command: python scripts/train.py --config configs/imdb_conv_gru.py --workdir runs/imdb_conv_gru
-Measured results and wall time on 2 CPU cores: docs/RESULTS.md (1D convnets).
+Expected: no course figure (the course's LSTM reaches 0.89 validation accuracy); measured results
+and wall time on 2 CPU cores: docs/RESULTS.md (1D convnets).
 """
 
 from seqjax.train.config import apply_variant, base_config, imdb_ids
