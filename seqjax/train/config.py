@@ -159,6 +159,8 @@ def smoke(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     config.epochs = 1
     config.data.max_examples = 64
     config.batch_size = min(config.batch_size, 16)
+    config.data.maxlen = min(config.data.maxlen, 100)  # shorter sequences: the same code path, compiled faster
+    config.data.forecast.lookback = min(config.data.forecast.lookback, 144)
     if config.data.validation_count:
         config.data.validation_count = 16
     config.progress = False
