@@ -53,7 +53,10 @@ class Cell(NamedTuple):
       init: ``init(key, input_size, dtype=float32) -> params``.
       initial_carry: ``initial_carry(batch_shape=(), dtype=float32) -> carry``,
         all zeros.
-      apply: ``apply(params, carry, x) -> (carry, y)`` for ``x: [..., I]``.
+      apply: ``apply(params, carry, x) -> (carry, y)`` for ``x: [..., I]``. The
+        built-in Elman, LSTM and GRU cells also take ``recurrent_mask=`` (``[..., H]``):
+        ``h_{t-1}`` is multiplied by it where it enters the recurrent kernel, and only
+        there, as Keras's ``recurrent_dropout`` does.
       coefficients: ``None`` for cells whose update is nonlinear in the carry. For
         cells linear in it (``h_t = a_t * h_{t-1} + b_t``, as ``min_gru`` and
         ``min_lstm``), ``coefficients(params, xs) -> (a, b)`` for a whole sequence
@@ -189,6 +192,11 @@ def _check_step(params: Any, carry: Any, x: Array, carry_type: type) -> None:
             )
 
 
+def _masked(h: Array, mask: Array | None) -> Array:
+    """``h`` as the recurrent kernel reads it: times the recurrent-dropout mask, if any."""
+    return h if mask is None else h * mask
+
+
 def _zeros_carry(carry_type: type, hidden_size: int) -> Callable[..., Any]:
     def initial_carry(batch_shape: tuple[int, ...] = (), dtype: Any = jnp.float32) -> Any:
         shape = (*tuple(batch_shape), hidden_size)
@@ -221,9 +229,9 @@ def elman(hidden_size: int, activation: str | Activation = "tanh") -> Cell:
             bias=jnp.zeros((hidden_size,), dtype),
         )
 
-    def apply(params: ElmanParams, carry: ElmanCarry, x: Array) -> tuple[ElmanCarry, Array]:
+    def apply(params: ElmanParams, carry: ElmanCarry, x: Array, *, recurrent_mask: Array | None = None):
         _check_step(params, carry, x, ElmanCarry)
-        h = act(x @ params.kernel + carry.h @ params.recurrent_kernel + params.bias)
+        h = act(x @ params.kernel + _masked(carry.h, recurrent_mask) @ params.recurrent_kernel + params.bias)
         return ElmanCarry(h), h
 
     return Cell(init, _zeros_carry(ElmanCarry, hidden_size), apply)
@@ -271,9 +279,9 @@ def lstm(
             bias=bias,
         )
 
-    def apply(params: LSTMParams, carry: LSTMCarry, x: Array) -> tuple[LSTMCarry, Array]:
+    def apply(params: LSTMParams, carry: LSTMCarry, x: Array, *, recurrent_mask: Array | None = None):
         _check_step(params, carry, x, LSTMCarry)
-        z = x @ params.kernel + carry.h @ params.recurrent_kernel + params.bias
+        z = x @ params.kernel + _masked(carry.h, recurrent_mask) @ params.recurrent_kernel + params.bias
         z_i, z_f, z_c, z_o = jnp.split(z, 4, axis=-1)
         c = gate(z_f) * carry.c + gate(z_i) * act(z_c)
         h = gate(z_o) * act(c)
@@ -317,10 +325,11 @@ def gru(
             bias=jnp.zeros((2, 3 * hidden_size), dtype),
         )
 
-    def apply(params: GRUParams, carry: GRUCarry, x: Array) -> tuple[GRUCarry, Array]:
+    def apply(params: GRUParams, carry: GRUCarry, x: Array, *, recurrent_mask: Array | None = None):
         _check_step(params, carry, x, GRUCarry)
         a_z, a_r, a_h = jnp.split(x @ params.kernel + params.bias[0], 3, axis=-1)
-        u_z, u_r, u_h = jnp.split(carry.h @ params.recurrent_kernel + params.bias[1], 3, axis=-1)
+        recurrent = _masked(carry.h, recurrent_mask) @ params.recurrent_kernel + params.bias[1]
+        u_z, u_r, u_h = jnp.split(recurrent, 3, axis=-1)
         z = gate(a_z + u_z)
         r = gate(a_r + u_r)
         h_hat = act(a_h + r * u_h)

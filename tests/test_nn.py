@@ -115,3 +115,37 @@ def test_masked_pooling():
     x = jnp.array([[[1.0], [5.0], [100.0]]])
     assert sjnn.global_max_pool(x, jnp.array([2])).tolist() == [[5.0]]
     assert sjnn.global_avg_pool(x, jnp.array([2])).tolist() == [[3.0]]
+
+
+def test_gru_recurrent_dropout_masks_only_the_recurrent_kernel_input():
+    """Keras's GRU recurrent_dropout: the mask hits h where it meets the recurrent kernel;
+    the z * h carry-over reads the unmasked state, so a long sequence stays bounded."""
+    from helpers import np_gru_step
+
+    cell = sj.cells.gru(4)
+    params = cell.init(jax.random.key(0), 3)
+    params = params._replace(bias=params.bias.at[0, :4].set(3.0))  # z near 1: the carry-over dominates
+    h = jax.random.normal(jax.random.key(1), (2, 4))
+    x = jax.random.normal(jax.random.key(2), (2, 3))
+    mask = jnp.array([[2.0, 0.0, 2.0, 2.0], [0.0, 2.0, 2.0, 0.0]])
+    _, y = cell.apply(params, sj.cells.GRUCarry(h), x, recurrent_mask=mask)
+    p = jax.tree.map(lambda a: np.asarray(a, np.float64), params)
+    hn = np.asarray(h, np.float64)
+    a = np.asarray(x, np.float64) @ p.kernel + p.bias[0]
+    u = (hn * np.asarray(mask)) @ p.recurrent_kernel + p.bias[1]
+    z = 1 / (1 + np.exp(-(a[:, :4] + u[:, :4])))
+    r = 1 / (1 + np.exp(-(a[:, 4:8] + u[:, 4:8])))
+    ref = z * hn + (1 - z) * np.tanh(a[:, 8:] + r * u[:, 8:])
+    assert_close(y, ref.astype(np.float32), atol=1e-5, rtol=1e-5)
+    assert_close(cell.apply(params, sj.cells.GRUCarry(h), x)[1], np_gru_step(p, hn, np.asarray(x)).astype(np.float32),
+                 atol=1e-5, rtol=1e-5)
+    layer = sjnn.RNN("gru", 8, return_sequences=True, recurrent_dropout=0.5)
+    xs = jnp.ones((4, 500, 3))
+    variables = layer.init(jax.random.key(0), xs)
+    ys = layer.apply(variables, xs, deterministic=False, rngs={"dropout": jax.random.key(3)})
+    assert bool(jnp.isfinite(ys).all()) and float(jnp.abs(ys).max()) <= 1.0 + 1e-6
+
+
+def test_recurrent_dropout_on_a_linear_cell_is_refused():
+    with pytest.raises(ValueError, match="recurrent_dropout needs a recurrent kernel"):
+        sjnn.RNN("min_gru", 4, recurrent_dropout=0.2).init(jax.random.key(0), jnp.ones((1, 5, 3)))

@@ -53,15 +53,20 @@ def _keep_mask(key: jax.Array, rate: float, shape: tuple[int, ...]) -> jax.Array
     return jax.random.bernoulli(key, 1.0 - rate, shape).astype(jnp.float32) / (1.0 - rate)
 
 
-def _with_recurrent_mask(cell: sj_cells.Cell, mask: jax.Array) -> sj_cells.Cell:
-    """``cell`` reading ``h * mask`` for ``h_{t-1}``: variational recurrent dropout.
+def _with_recurrent_mask(cell: sj_cells.Cell, mask: jax.Array, takes_mask: bool) -> sj_cells.Cell:
+    """``cell`` with variational recurrent dropout: one mask per sequence, the same at
+    every step (Gal & Ghahramani), on ``h_{t-1}`` where it enters the recurrent kernel.
 
-    One mask per sequence, the same at every step (Gal & Ghahramani). For Elman
-    and LSTM cells ``h_{t-1}`` enters only the recurrent product, so this is
-    Keras's ``recurrent_dropout``; in the GRU the ``z * h`` term reads it too.
+    The built-in cells take the mask themselves (``recurrent_mask=``), which is
+    Keras's ``recurrent_dropout`` exactly: the GRU's ``z * h`` carry-over reads the
+    unmasked state (masking it too would scale the state by ``1 / (1 - rate)`` at every
+    step and blow it up over long sequences). Other cells get ``h * mask`` as their
+    carry's ``h``.
     """
 
     def apply(params, carry, x):
+        if takes_mask:
+            return cell.apply(params, carry, x, recurrent_mask=mask)
         return cell.apply(params, carry._replace(h=carry.h * mask), x)
 
     return sj_cells.Cell(cell.init, cell.initial_carry, apply)
@@ -118,10 +123,15 @@ class RNN(nn.Module):
         if train and dropout > 0:
             xs = xs * _keep_mask(self.make_rng("dropout"), dropout, (batch, 1, features))
         run_cells = {d: cell for d in directions}
+        if recurrent_dropout > 0 and cell.coefficients is not None:
+            raise ValueError(
+                f"recurrent_dropout needs a recurrent kernel; cell {self.cell!r} has none (its state "
+                "enters linearly). Use dropout on the inputs instead, or recurrent_dropout=0."
+            )
         if train and recurrent_dropout > 0:
             for d in directions:
                 mask = _keep_mask(self.make_rng("dropout"), recurrent_dropout, (batch, self.hidden_size))
-                run_cells[d] = _with_recurrent_mask(cell, mask)
+                run_cells[d] = _with_recurrent_mask(cell, mask, takes_mask=self.cell in ACTIVATED_CELLS)
 
         time_major = jnp.swapaxes(xs, 0, 1)  # [T, B, F]
         if self.bidirectional:
