@@ -52,7 +52,7 @@ def _has_validation(config: ml_collections.ConfigDict) -> bool:
 
 
 def _forecast_splits(config: ml_collections.ConfigDict, builder) -> Splits:
-    """The course's forecasting windows over a time-ordered data set, split in time order."""
+    """The course's forecasting windows over a time-ordered data set (``config.data.forecast``)."""
     from seqjax.data.jena import baseline_mae, forecast_windows, rows_as_array
 
     f = config.data.forecast

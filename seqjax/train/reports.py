@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import numpy as np
 from pathlib import Path
 from typing import Any, Sequence
+
+import numpy as np
 
 from seqjax._io import atomic_write_text  # noqa: F401  (re-exported for the run directory)
 
@@ -115,7 +116,6 @@ def plot_confusion(matrix: Sequence[Sequence[int]], class_names: Sequence[str], 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     cm = np.asarray(matrix)
     names = list(class_names) or [str(i) for i in range(len(cm))]
