@@ -164,8 +164,8 @@ def scan(
       parallel: run a linear cell as an associative scan (``True``) or step by
         step with ``cell.apply`` (``False``); ``None`` (default) takes the
         associative scan on accelerators and steps on the CPU, where the scan's
-        extra work made it 8x slower at T = 4,096 (docs/BENCHMARKS.md). Both give
-        the same outputs.
+        extra work made minGRU 2.6x slower at T = 4,096 (docs/BENCHMARKS.md). Both
+        give the same outputs.
       implementation: ``None`` (default) runs a standard ``sj.cells.lstm`` on cuDNN
         (``jax.experimental.rnn``) when on a GPU and ``lax.scan`` otherwise;
         ``"scan"`` always scans; ``"cudnn"`` insists (an error where impossible).
