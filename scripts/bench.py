@@ -4,6 +4,8 @@
     python scripts/bench.py --configs= --long 4096 --memory 10000   # parallel-scan cells; remat memory
 
 PyTorch on this machine: ``pip install torch==2.13.0`` (a CPU build from local disk).
+The host's cores become JAX CPU devices first (``SEQJAX_CPU_DEVICES`` overrides), as in
+every seqjax script, so the ``seqjax`` row is the trainer's step as users get it.
 """
 
 import json
@@ -15,6 +17,8 @@ _CONFIGS = flags.DEFINE_list("configs", ["A", "B", "C", "D"], "Benchmark configs
                              "C big-lstm, D imdb-gru).")
 _STEPS = flags.DEFINE_integer("steps", 20, "Timed train steps per framework (after one untimed first step).")
 _JSON = flags.DEFINE_string("json", "", "Also write the report as JSON here.")
+_FRAMEWORKS = flags.DEFINE_list("frameworks", None, "Rows to time (default: seqjax, seqjax_1dev, flax, flax_dp, "
+                                "torch; also seqjax_no_remat, seqjax_remat). torch is skipped when not installed.")
 _LONG = flags.DEFINE_integer("long", 0, "If > 0, also time GRU vs the parallel-scan minGRU/minLSTM at this length "
                              "(docs use 4096).")
 _MEMORY = flags.DEFINE_integer("memory", 0, "If > 0, also measure remat's memory and time at this length "
@@ -31,7 +35,9 @@ def main(argv):
         unknown = sorted(set(_CONFIGS.value) - set(bench.CONFIGS))
         if unknown:
             raise ValueError(f"unknown --configs {unknown}; known: {sorted(bench.CONFIGS)}.")
-        report = bench.run(_CONFIGS.value, steps=_STEPS.value) if _CONFIGS.value else {"machine": {}, "results": {}}
+        frameworks = tuple(_FRAMEWORKS.value or bench.FRAMEWORKS)
+        report = (bench.run(_CONFIGS.value, steps=_STEPS.value, frameworks=frameworks) if _CONFIGS.value
+                  else {"machine": {}, "results": {}})
         print(json.dumps(report["machine"]))
         print(bench.format_table(report))
         if _LONG.value:

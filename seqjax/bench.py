@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
+import warnings
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -79,41 +80,102 @@ def _loss(logits: jax.Array, labels: jax.Array) -> jax.Array:
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
 
-def _bench_jax_model(model, params, cfg: BenchConfig, ids, labels, steps: int) -> Timing:
+def _data_parallel(grad_fn: Callable, mesh) -> Callable:
+    """``grad_fn(params, x, y) -> (loss, grads)`` run per device on its rows of the
+    batch, averaged once after the backward pass (the trainer's ``shard_map`` step)."""
+    from jax.sharding import PartitionSpec as P
+
+    from seqjax.train.sharding import DATA
+
+    def local(params, x, y):
+        return jax.lax.pmean(grad_fn(params, x, y), DATA)
+
+    return jax.shard_map(local, mesh=mesh, in_specs=(P(), P(DATA), P(DATA)), out_specs=P(), check_vma=False)
+
+
+def _time_steps(train_once: Callable[[], None], infer_once: Callable[[], None], steps: int) -> Timing:
+    start = time.perf_counter()
+    train_once()
+    first = time.perf_counter() - start
+    train = _time(train_once, steps)
+    infer_once()
+    inference = _time(infer_once, max(5, steps // 2))
+    return _summarize(first, train, inference)
+
+
+def _bench_jax_model(model, params, cfg: BenchConfig, ids, labels, steps: int, mesh=None) -> Timing:
+    """The neutral train step (loss, ``value_and_grad``, optax update; jitted with the
+    params donated) on one device, or data-parallel over ``mesh``."""
+    from jax.sharding import NamedSharding, PartitionSpec as P
+
     tx = _keras_optax(cfg.optimizer)
     opt_state = tx.init(params)
 
+    def grad_fn(params, x, y):
+        return jax.value_and_grad(lambda p: _loss(model.apply(p, x), y))(params)
+
+    x, y = jnp.asarray(ids), jnp.asarray(labels)
+    if mesh is not None and mesh.devices.size > 1:
+        grad_fn = _data_parallel(grad_fn, mesh)
+        params, opt_state = jax.device_put((params, opt_state), NamedSharding(mesh, P()))
+        x, y = jax.device_put((x, y), NamedSharding(mesh, P("data")))
+
     def step(params, opt_state, x, y):
-        loss, grads = jax.value_and_grad(lambda p: _loss(model.apply(p, x), y))(params)
+        loss, grads = grad_fn(params, x, y)
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
     step = jax.jit(step, donate_argnums=(0, 1))
     infer = jax.jit(model.apply)
-    x, y = jnp.asarray(ids), jnp.asarray(labels)
-    start = time.perf_counter()
-    params, opt_state, loss = step(params, opt_state, x, y)
-    jax.block_until_ready(loss)
-    first = time.perf_counter() - start
     state = [params, opt_state]
 
     def train_once():
         state[0], state[1], loss = step(state[0], state[1], x, y)
         jax.block_until_ready(loss)
 
-    train = _time(train_once, steps)
-    jax.block_until_ready(infer(state[0], x))
-    inference = _time(lambda: jax.block_until_ready(infer(state[0], x)), max(5, steps // 2))
-    return _summarize(first, train, inference)
+    return _time_steps(train_once, lambda: jax.block_until_ready(infer(state[0], x)), steps)
+
+
+def _seqjax_model(cfg: BenchConfig, remat: bool | None = None):
+    from seqjax.models import build_model
+
+    return build_model(dict(kind="rnn", vocab_size=cfg.vocab, embedding_dim=cfg.embed, cell=cfg.cell,
+                            hidden_sizes=(cfg.hidden,), num_outputs=cfg.outputs, remat=remat))
+
+
+def training_mesh(cfg: BenchConfig):
+    """The mesh seqjax's trainer picks for this config (``sharding.training_devices``)."""
+    from seqjax.train import sharding
+
+    return sharding.make_mesh(1, sharding.training_devices(cfg.batch, (cfg.hidden,)))
+
+
+def bench_seqjax_trainer(cfg: BenchConfig, steps: int) -> Timing:
+    """seqjax as its users train: the library's own train step (``make_train_step``,
+    sharded by :class:`~seqjax.train.fit.Trainer` over the devices it picks)."""
+    from seqjax.train.fit import Trainer
+    from seqjax.train.state import create_train_state
+
+    model = _seqjax_model(cfg)
+    ids, labels = synthetic_batch(cfg)
+    tx = _keras_optax(cfg.optimizer)
+    task = "binary" if cfg.outputs == 1 else "multiclass"
+    state = create_train_state(model, tx, jax.random.key(0), jnp.asarray(ids[:1]))
+    trainer = Trainer(model, tx, task, batch_size=cfg.batch, seed=0, transform=lambda x: x, mesh=training_mesh(cfg))
+    holder = [trainer.place(state)]
+    batch = trainer.device_batch({"inputs": ids, "label": labels})
+    infer = jax.jit(lambda params, x: model.apply({"params": params}, x))
+
+    def train_once():
+        holder[0], metrics = trainer.step(holder[0], batch)
+        jax.block_until_ready(metrics)
+
+    return _time_steps(train_once, lambda: jax.block_until_ready(infer(holder[0].params, batch["inputs"])), steps)
 
 
 def bench_seqjax(cfg: BenchConfig, steps: int, remat: bool | None = None) -> Timing:
-    import warnings
-
-    from seqjax.models import build_model
-
-    model = build_model(dict(kind="rnn", vocab_size=cfg.vocab, embedding_dim=cfg.embed, cell=cfg.cell,
-                             hidden_sizes=(cfg.hidden,), num_outputs=cfg.outputs, remat=remat))
+    """The seqjax model on one device with the neutral step: ``sj.scan``'s own speed."""
+    model = _seqjax_model(cfg, remat)
     ids, labels = synthetic_batch(cfg)
     params = model.init(jax.random.key(0), jnp.asarray(ids[:1]))
     with warnings.catch_warnings():
@@ -121,9 +183,10 @@ def bench_seqjax(cfg: BenchConfig, steps: int, remat: bool | None = None) -> Tim
         return _bench_jax_model(model, params, cfg, ids, labels, steps)
 
 
-def bench_flax(cfg: BenchConfig, steps: int) -> Timing:
-    import warnings
-
+def bench_flax(cfg: BenchConfig, steps: int, data_parallel: bool = False) -> Timing:
+    """Flax linen's ``nn.RNN`` over its optimized cells, with the neutral step on one
+    device (as a Flax user writes it) or, for reference, the same data-parallel split
+    as seqjax's trainer."""
     import flax.linen as nn
 
     class FlaxModel(nn.Module):
@@ -139,7 +202,8 @@ def bench_flax(cfg: BenchConfig, steps: int) -> Timing:
     params = model.init(jax.random.key(0), jnp.asarray(ids[:1]))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Some donated buffers were not usable")
-        return _bench_jax_model(model, params, cfg, ids, labels, steps)
+        return _bench_jax_model(model, params, cfg, ids, labels, steps,
+                                mesh=training_mesh(cfg) if data_parallel else None)
 
 
 def torch_available() -> bool:
@@ -213,13 +277,23 @@ def lstm_train_gflop(cfg: BenchConfig) -> float:
     return 3 * forward / 1e9
 
 
-def run(configs: list[str], steps: int = 20,
-        frameworks: tuple[str, ...] = ("seqjax", "seqjax_no_remat", "seqjax_remat", "flax", "torch"),
+FRAMEWORKS = ("seqjax", "seqjax_1dev", "flax", "flax_dp", "torch")
+"""The default rows: seqjax's trainer step; the seqjax model on one device with the neutral
+step (``sj.scan`` alone); Flax as a Flax user writes it; Flax with seqjax's data-parallel
+split; PyTorch. ``seqjax_no_remat`` / ``seqjax_remat`` force ``remat`` on one device."""
+
+
+def run(configs: list[str], steps: int = 20, frameworks: tuple[str, ...] = FRAMEWORKS,
         matmul_size: int = 2048) -> dict:
     """Benchmarks ``configs`` (keys of :data:`CONFIGS`); returns a JSON-able report."""
-    benches = {"seqjax": bench_seqjax, "seqjax_no_remat": lambda c, s: bench_seqjax(c, s, remat=False),
+    benches = {"seqjax": bench_seqjax_trainer, "seqjax_1dev": bench_seqjax,
+               "seqjax_no_remat": lambda c, s: bench_seqjax(c, s, remat=False),
                "seqjax_remat": lambda c, s: bench_seqjax(c, s, remat=True),
-               "flax": bench_flax, "torch": bench_torch}
+               "flax": bench_flax, "flax_dp": lambda c, s: bench_flax(c, s, data_parallel=True),
+               "torch": bench_torch}
+    unknown = sorted(set(frameworks) - set(benches))
+    if unknown:
+        raise ValueError(f"unknown frameworks {unknown}; known: {sorted(benches)}.")
     if "torch" in frameworks and not torch_available():
         frameworks = tuple(f for f in frameworks if f != "torch")
     report: dict[str, Any] = {
@@ -243,7 +317,8 @@ def run(configs: list[str], steps: int = 20,
         for name, row in rows.items():
             row["seqs_per_s"] = round(cfg.batch / (row["median_ms"] / 1000), 1)
             row["time_over_seqjax"] = round(row["median_ms"] / base, 2)
-        entry = {"config": cfg._asdict(), "frameworks": rows}
+        entry = {"config": cfg._asdict(), "frameworks": rows,
+                 "seqjax_devices": int(training_mesh(cfg).devices.size)}
         if cfg.name == "big-lstm":
             achieved = lstm_train_gflop(cfg) / (base / 1000)
             entry["seqjax_gflops"] = round(achieved, 1)
@@ -258,6 +333,8 @@ def format_table(report: dict) -> str:
              "seqs/s | time / seqjax |", "|---|---|---|---|---|---|---|---|"]
     for key, entry in report["results"].items():
         for name, row in entry["frameworks"].items():
+            if name in ("seqjax", "flax_dp"):
+                name = f"{name} ({entry.get('seqjax_devices', 1)} dev)"
             lines.append(f"| {key} {entry['config']['name']} | {name} | {row['first_step_s']} | {row['median_ms']} | "
                          f"{row['min_ms']} | {row['infer_median_ms']} | {row['seqs_per_s']} | "
                          f"{row['time_over_seqjax']} |")

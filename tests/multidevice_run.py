@@ -3,7 +3,7 @@
 Started by tests/test_sharding.py with XLA_FLAGS=--xla_force_host_platform_device_count=N,
 so the rest of the suite keeps one device.
 
-    python tests/multidevice_run.py WORKDIR DATA_DIR EPOCHS BATCH_SIZE [pad] [model2]
+    python tests/multidevice_run.py WORKDIR DATA_DIR EPOCHS BATCH_SIZE [pad] [model2] [host]
 """
 
 import json
@@ -17,6 +17,10 @@ from seqjax.train.reproduce import load_config
 
 
 def main(workdir, data_dir, epochs, batch_size, *flags):
+    if "host" in flags:  # the scripts' start-up: host cores as CPU devices ($SEQJAX_CPU_DEVICES)
+        from seqjax.train.sharding import use_host_cores
+
+        use_host_cores()
     for flag in flags:
         if flag.startswith("process="):  # process=I/N@PORT: one of N processes on this machine
             index, rest = flag.split("=")[1].split("/")

@@ -113,6 +113,20 @@ def test_one_step_changes_every_trainable_parameter_and_no_frozen_one():
     assert int(after.step) == 1
 
 
+def test_trainer_step_needs_a_placed_state():
+    from seqjax.train.fit import Trainer
+
+    model = build_model(dict(kind="rnn", vocab_size=20, embedding_dim=4, hidden_sizes=(4,), num_outputs=1))
+    tx = optax.adam(1e-3)
+    trainer = Trainer(model, tx, "binary", batch_size=2, seed=0, transform=lambda x: x)
+    state = create_train_state(model, tx, jax.random.key(0), sample_input(model, (5,)))
+    batch = trainer.device_batch({"inputs": np.ones((2, 5), np.int32), "label": np.array([0, 1])})
+    with pytest.raises(ValueError, match=r"call state = trainer.place\(state\) first"):
+        trainer.step(state, batch)
+    state, metrics = trainer.step(trainer.place(state), batch)
+    assert int(state.step) == 1 and float(metrics["count"]) == 2.0
+
+
 def test_a_tiny_batch_is_overfitted():
     model = build_model(dict(kind="rnn", vocab_size=20, embedding_dim=8, cell="gru", hidden_sizes=(16,), num_outputs=3))
     tx = optax.adam(1e-2)

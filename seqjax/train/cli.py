@@ -40,11 +40,18 @@ def parse_flags(argv: list[str]) -> list[str]:
 
 
 def run(main: Callable[[], int | None]) -> int:
-    """Calls ``main``; maps user errors to exit code 2 (NaN loss: 3) and Ctrl-C to 130."""
+    """Calls ``main``; maps user errors to exit code 2 (NaN loss: 3) and Ctrl-C to 130.
+
+    First exposes the host's CPU cores as JAX devices (:func:`seqjax.train.sharding.use_host_cores`;
+    ``SEQJAX_CPU_DEVICES=1`` opts out), so CPU training splits each batch over them.
+    """
     from absl import logging
+
+    from seqjax.train.sharding import use_host_cores
 
     logging.set_verbosity(logging.WARNING)  # orbax and tfds log every file operation at INFO
     try:
+        use_host_cores()
         return int(main() or 0)
     except NonFiniteLossError as err:
         print(f"error: {err}", file=sys.stderr)

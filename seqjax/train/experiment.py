@@ -262,7 +262,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
         EarlyStopping(es_cfg.monitor, es_cfg.patience, es_cfg.mode, es_cfg.restore_best) if es_cfg.enabled else None
     )
     checkpoints = _checkpoints(config, workdir)
-    mesh = sharding.make_mesh(config.mesh.model_axis)
+    devices = None if config.mesh.model_axis > 1 else sharding.training_devices(
+        config.batch_size, config.model.get("hidden_sizes", ()), config.mesh.pad_batch)
+    mesh = sharding.make_mesh(config.mesh.model_axis, devices)
     try:
         trainer = Trainer(
             model, tx, config.task, batch_size=config.batch_size, seed=config.seed,

@@ -78,6 +78,21 @@ def _epoch_metrics(totals: dict, prefix: str = "") -> dict[str, float]:
     return out
 
 
+def shard_train_step(train_step: Callable, mesh) -> Callable:
+    """Runs a ``make_train_step(..., data_axis="data")`` step once per device of
+    ``mesh``'s ``data`` axis on that device's rows (``shard_map``); the state is
+    replicated. Each device draws its own dropout masks (the key folded with its index).
+    """
+    from jax.sharding import PartitionSpec as P
+
+    from seqjax.train.sharding import DATA
+
+    def local(state: TrainState, batch: dict, key: jax.Array):
+        return train_step(state, batch, jax.random.fold_in(key, jax.lax.axis_index(DATA)))
+
+    return jax.shard_map(local, mesh=mesh, in_specs=(P(), P(DATA), P()), out_specs=(P(), P()), check_vma=False)
+
+
 class Trainer:
     """Jits the train and eval steps once and runs epochs over data sources.
 
@@ -104,7 +119,9 @@ class Trainer:
         self.mesh = mesh if mesh is not None else sharding.make_mesh()
         self.step_rows = sharding.check_batch_size(batch_size, self.mesh, pad_batch)
         self._sharding = sharding
-        self._train_step_fn = make_train_step(model, tx, task, loss)
+        self._per_device = self.mesh.shape[sharding.MODEL] == 1 and sharding.data_size(self.mesh) > 1
+        self._train_step_fn = make_train_step(model, tx, task, loss,
+                                              data_axis=sharding.DATA if self._per_device else None)
         self._eval_step_fn = make_eval_step(model, task, loss)
         self._train_step = self._eval_step = None
         self.state_sharding = None
@@ -116,7 +133,7 @@ class Trainer:
         batch_sh = self._sharding.batch_sharding(self.mesh)
         replicated = self._sharding.NamedSharding(self.mesh, self._sharding.P())
         base_key = jax.random.key(self.seed)
-        train_step = self._train_step_fn
+        train_step = shard_train_step(self._train_step_fn, self.mesh) if self._per_device else self._train_step_fn
 
         def step(state: TrainState, batch: dict):
             return train_step(state, batch, jax.random.fold_in(base_key, state.step))
@@ -127,9 +144,17 @@ class Trainer:
                                   out_shardings=replicated)
         return state
 
-    def _device_batch(self, batch: dict) -> dict:
+    def device_batch(self, batch: dict) -> dict:
+        """A host batch (``{"inputs", "label"[, "weight"]}`` NumPy arrays, this process's
+        rows) padded to the step's shape and placed on the mesh."""
         local_rows = self.step_rows // jax.process_count()
         return self._sharding.global_batch(pad_batch(batch, local_rows), self.mesh)
+
+    def step(self, state: TrainState, batch: dict) -> tuple[TrainState, dict]:
+        """One compiled train step on a :meth:`device_batch` (``state`` from :meth:`place`)."""
+        if self._train_step is None:
+            raise ValueError("Trainer.step needs a placed state: call state = trainer.place(state) first.")
+        return self._train_step(state, batch)
 
     def _batches(self, source, *, epoch: int, shuffle: bool):
         return pipeline.batches(
@@ -151,7 +176,7 @@ class Trainer:
             warnings.filterwarnings("ignore", message="Some donated buffers were not usable")
             bar = tqdm(total=len(dataset), desc=description, disable=not progress, leave=True, dynamic_ncols=True)
             for index, batch in enumerate(dataset):
-                state, metrics = self._train_step(state, self._device_batch(batch))
+                state, metrics = self._train_step(state, self.device_batch(batch))
                 totals = _summed(totals, metrics)
                 bar.update(1)
                 # One scalar read per step: it names the exact step that went wrong.
@@ -173,7 +198,7 @@ class Trainer:
         state = self.place(state) if self._eval_step is None else jax.device_put(state, self.state_sharding)
         totals, outs, labels = None, [], []
         for batch in self._batches(source, epoch=0, shuffle=False):
-            metrics, out, label, weight = self._eval_step(state, self._device_batch(batch))
+            metrics, out, label, weight = self._eval_step(state, self.device_batch(batch))
             totals = _summed(totals, metrics)
             real = np.asarray(weight) > 0
             outs.append(np.asarray(out)[real])

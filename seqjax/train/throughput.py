@@ -40,7 +40,7 @@ def measure(*, batch_size: int = 128, seq_len: int = 100, vocab: int = 10_000, e
     times = []
     for i in range(warmup + steps):
         start = time.perf_counter()
-        state, metrics = trainer._train_step(state, trainer._device_batch(batch))
+        state, metrics = trainer.step(state, trainer.device_batch(batch))
         jax.block_until_ready(metrics)
         if i >= warmup:
             times.append(time.perf_counter() - start)
