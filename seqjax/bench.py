@@ -61,6 +61,36 @@ def _summarize(first: float, train: list[float], infer: list[float]) -> Timing:
                   round(1000 * statistics.median(infer), 2))
 
 
+class Prepared(NamedTuple):
+    """A framework ready to time: its first step already ran (trace + compile + run)."""
+
+    first_step_s: float
+    train_once: Callable[[], None]
+    infer_once: Callable[[], None]
+
+
+def _prepare(train_once: Callable[[], None], infer_once: Callable[[], None]) -> Prepared:
+    start = time.perf_counter()
+    train_once()
+    first = time.perf_counter() - start
+    infer_once()
+    return Prepared(first, train_once, infer_once)
+
+
+def time_interleaved(prepared: dict[str, Prepared], steps: int, rounds: int = 5) -> dict[str, Timing]:
+    """Times every prepared framework in ``rounds`` round-robin turns of ``steps / rounds``
+    train steps (and as many inferences) each, so a slow spell of this shared machine
+    falls on every row alike; medians over all of a row's steps."""
+    per_round = max(1, -(-steps // rounds))
+    train: dict[str, list[float]] = {name: [] for name in prepared}
+    infer: dict[str, list[float]] = {name: [] for name in prepared}
+    for _ in range(rounds):
+        for name, p in prepared.items():
+            train[name] += _time(p.train_once, per_round)
+            infer[name] += _time(p.infer_once, per_round)
+    return {name: _summarize(p.first_step_s, train[name], infer[name]) for name, p in prepared.items()}
+
+
 def synthetic_batch(cfg: BenchConfig, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     ids = rng.integers(1, cfg.vocab, (cfg.batch, cfg.length)).astype(np.int32)
@@ -93,17 +123,7 @@ def _data_parallel(grad_fn: Callable, mesh) -> Callable:
     return jax.shard_map(local, mesh=mesh, in_specs=(P(), P(DATA), P(DATA)), out_specs=P(), check_vma=False)
 
 
-def _time_steps(train_once: Callable[[], None], infer_once: Callable[[], None], steps: int) -> Timing:
-    start = time.perf_counter()
-    train_once()
-    first = time.perf_counter() - start
-    train = _time(train_once, steps)
-    infer_once()
-    inference = _time(infer_once, max(5, steps // 2))
-    return _summarize(first, train, inference)
-
-
-def _bench_jax_model(model, params, cfg: BenchConfig, ids, labels, steps: int, mesh=None) -> Timing:
+def _bench_jax_model(model, params, cfg: BenchConfig, ids, labels, mesh=None) -> Prepared:
     """The neutral train step (loss, ``value_and_grad``, optax update; jitted with the
     params donated) on one device, or data-parallel over ``mesh``."""
     from jax.sharding import NamedSharding, PartitionSpec as P
@@ -133,7 +153,9 @@ def _bench_jax_model(model, params, cfg: BenchConfig, ids, labels, steps: int, m
         state[0], state[1], loss = step(state[0], state[1], x, y)
         jax.block_until_ready(loss)
 
-    return _time_steps(train_once, lambda: jax.block_until_ready(infer(state[0], x)), steps)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Some donated buffers were not usable")
+        return _prepare(train_once, lambda: jax.block_until_ready(infer(state[0], x)))
 
 
 def _seqjax_model(cfg: BenchConfig, remat: bool | None = None):
@@ -150,7 +172,7 @@ def training_mesh(cfg: BenchConfig):
     return sharding.make_mesh(1, sharding.training_devices(cfg.batch, (cfg.hidden,)))
 
 
-def bench_seqjax_trainer(cfg: BenchConfig, steps: int) -> Timing:
+def bench_seqjax_trainer(cfg: BenchConfig) -> Prepared:
     """seqjax as its users train: the library's own train step (``make_train_step``,
     sharded by :class:`~seqjax.train.fit.Trainer` over the devices it picks)."""
     from seqjax.train.fit import Trainer
@@ -170,20 +192,18 @@ def bench_seqjax_trainer(cfg: BenchConfig, steps: int) -> Timing:
         holder[0], metrics = trainer.step(holder[0], batch)
         jax.block_until_ready(metrics)
 
-    return _time_steps(train_once, lambda: jax.block_until_ready(infer(holder[0].params, batch["inputs"])), steps)
+    return _prepare(train_once, lambda: jax.block_until_ready(infer(holder[0].params, batch["inputs"])))
 
 
-def bench_seqjax(cfg: BenchConfig, steps: int, remat: bool | None = None) -> Timing:
+def bench_seqjax(cfg: BenchConfig, remat: bool | None = None) -> Prepared:
     """The seqjax model on one device with the neutral step: ``sj.scan``'s own speed."""
     model = _seqjax_model(cfg, remat)
     ids, labels = synthetic_batch(cfg)
     params = model.init(jax.random.key(0), jnp.asarray(ids[:1]))
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Some donated buffers were not usable")
-        return _bench_jax_model(model, params, cfg, ids, labels, steps)
+    return _bench_jax_model(model, params, cfg, ids, labels)
 
 
-def bench_flax(cfg: BenchConfig, steps: int, data_parallel: bool = False) -> Timing:
+def bench_flax(cfg: BenchConfig, data_parallel: bool = False) -> Prepared:
     """Flax linen's ``nn.RNN`` over its optimized cells, with the neutral step on one
     device (as a Flax user writes it) or, for reference, the same data-parallel split
     as seqjax's trainer."""
@@ -200,10 +220,7 @@ def bench_flax(cfg: BenchConfig, steps: int, data_parallel: bool = False) -> Tim
     model = FlaxModel()
     ids, labels = synthetic_batch(cfg)
     params = model.init(jax.random.key(0), jnp.asarray(ids[:1]))
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Some donated buffers were not usable")
-        return _bench_jax_model(model, params, cfg, ids, labels, steps,
-                                mesh=training_mesh(cfg) if data_parallel else None)
+    return _bench_jax_model(model, params, cfg, ids, labels, mesh=training_mesh(cfg) if data_parallel else None)
 
 
 def torch_available() -> bool:
@@ -214,7 +231,7 @@ def torch_available() -> bool:
     return True
 
 
-def bench_torch(cfg: BenchConfig, steps: int) -> Timing:
+def bench_torch(cfg: BenchConfig) -> Prepared:
     import torch
 
     torch.set_num_threads(os.cpu_count() or 1)
@@ -248,17 +265,11 @@ def bench_torch(cfg: BenchConfig, steps: int) -> Timing:
         loss.backward()
         opt.step()
 
-    start = time.perf_counter()
-    train_once()
-    first = time.perf_counter() - start
-    train = _time(train_once, steps)
-
     def infer_once():
         with torch.no_grad():
             model(x)
 
-    inference = _time(infer_once, max(5, steps // 2))
-    return _summarize(first, train, inference)
+    return _prepare(train_once, infer_once)
 
 
 def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
@@ -287,9 +298,9 @@ def run(configs: list[str], steps: int = 20, frameworks: tuple[str, ...] = FRAME
         matmul_size: int = 2048) -> dict:
     """Benchmarks ``configs`` (keys of :data:`CONFIGS`); returns a JSON-able report."""
     benches = {"seqjax": bench_seqjax_trainer, "seqjax_1dev": bench_seqjax,
-               "seqjax_no_remat": lambda c, s: bench_seqjax(c, s, remat=False),
-               "seqjax_remat": lambda c, s: bench_seqjax(c, s, remat=True),
-               "flax": bench_flax, "flax_dp": lambda c, s: bench_flax(c, s, data_parallel=True),
+               "seqjax_no_remat": lambda c: bench_seqjax(c, remat=False),
+               "seqjax_remat": lambda c: bench_seqjax(c, remat=True),
+               "flax": bench_flax, "flax_dp": lambda c: bench_flax(c, data_parallel=True),
                "torch": bench_torch}
     unknown = sorted(set(frameworks) - set(benches))
     if unknown:
@@ -312,7 +323,8 @@ def run(configs: list[str], steps: int = 20, frameworks: tuple[str, ...] = FRAME
     report["machine"]["flax"] = flax.__version__
     for key in configs:
         cfg = CONFIGS[key]
-        rows = {name: benches[name](cfg, steps)._asdict() for name in frameworks}
+        timings = time_interleaved({name: benches[name](cfg) for name in frameworks}, steps)
+        rows = {name: timing._asdict() for name, timing in timings.items()}
         base = rows["seqjax"]["median_ms"]
         for name, row in rows.items():
             row["seqs_per_s"] = round(cfg.batch / (row["median_ms"] / 1000), 1)
