@@ -43,7 +43,7 @@ def initialize_distributed(coordinator: str = "", num_processes: int = 0, proces
 # thread, so one device per core with the batch split over them trained the small course
 # models 1.4-1.9x faster (64-75 rows per device); at 32 rows per device it gained 15%, at
 # 16 rows 7% (noise level); at hidden size 256, where XLA's big matmuls already use every
-# core, the split was 5% slower.
+# core, the split was 7% slower.
 HOST_PARALLEL_MAX_HIDDEN = 64
 HOST_PARALLEL_MIN_ROWS = 32
 CPU_DEVICES_ENV = "SEQJAX_CPU_DEVICES"
