@@ -41,10 +41,14 @@ CONFIGS = {
 
 
 class Timing(NamedTuple):
+    """One framework's times; ``*_rounds_ms`` are the medians of each round-robin turn."""
+
     first_step_s: float
     median_ms: float
     min_ms: float
     infer_median_ms: float
+    train_rounds_ms: tuple[float, ...] = ()
+    infer_rounds_ms: tuple[float, ...] = ()
 
 
 def _time(fn: Callable[[], Any], steps: int) -> list[float]:
@@ -56,9 +60,15 @@ def _time(fn: Callable[[], Any], steps: int) -> list[float]:
     return times
 
 
-def _summarize(first: float, train: list[float], infer: list[float]) -> Timing:
-    return Timing(round(first, 3), round(1000 * statistics.median(train), 2), round(1000 * min(train), 2),
-                  round(1000 * statistics.median(infer), 2))
+def _ms(seconds: float) -> float:
+    return round(1000 * seconds, 2)
+
+
+def _summarize(first: float, train: list[float], infer: list[float],
+               train_rounds: list[list[float]] = (), infer_rounds: list[list[float]] = ()) -> Timing:
+    return Timing(round(first, 3), _ms(statistics.median(train)), _ms(min(train)), _ms(statistics.median(infer)),
+                  tuple(_ms(statistics.median(r)) for r in train_rounds),
+                  tuple(_ms(statistics.median(r)) for r in infer_rounds))
 
 
 class Prepared(NamedTuple):
@@ -80,15 +90,25 @@ def _prepare(train_once: Callable[[], None], infer_once: Callable[[], None]) -> 
 def time_interleaved(prepared: dict[str, Prepared], steps: int, rounds: int = 5) -> dict[str, Timing]:
     """Times every prepared framework in ``rounds`` round-robin turns of ``steps / rounds``
     train steps (and as many inferences) each, so a slow spell of this shared machine
-    falls on every row alike; medians over all of a row's steps."""
+    falls on every row alike; medians over all of a row's steps, and each turn's median
+    (:func:`round_ratios` compares rows turn by turn)."""
     per_round = max(1, -(-steps // rounds))
-    train: dict[str, list[float]] = {name: [] for name in prepared}
-    infer: dict[str, list[float]] = {name: [] for name in prepared}
+    train: dict[str, list[list[float]]] = {name: [] for name in prepared}
+    infer: dict[str, list[list[float]]] = {name: [] for name in prepared}
     for _ in range(rounds):
         for name, p in prepared.items():
-            train[name] += _time(p.train_once, per_round)
-            infer[name] += _time(p.infer_once, per_round)
-    return {name: _summarize(p.first_step_s, train[name], infer[name]) for name, p in prepared.items()}
+            train[name].append(_time(p.train_once, per_round))
+            infer[name].append(_time(p.infer_once, per_round))
+    flat = lambda turns: [t for turn in turns for t in turn]  # noqa: E731
+    return {name: _summarize(p.first_step_s, flat(train[name]), flat(infer[name]), train[name], infer[name])
+            for name, p in prepared.items()}
+
+
+def round_ratios(peer_rounds_ms: tuple[float, ...], base_rounds_ms: tuple[float, ...]) -> list[float]:
+    """``[lowest, highest]`` of a peer's turn medians over seqjax's in the same turns: how far
+    the machine's noise moves the ratio within one run (empty without turns)."""
+    ratios = [peer / base for peer, base in zip(peer_rounds_ms, base_rounds_ms) if base > 0]
+    return [round(min(ratios), 2), round(max(ratios), 2)] if ratios else []
 
 
 def synthetic_batch(cfg: BenchConfig, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -325,10 +345,13 @@ def run(configs: list[str], steps: int = 20, frameworks: tuple[str, ...] = FRAME
         cfg = CONFIGS[key]
         timings = time_interleaved({name: benches[name](cfg) for name in frameworks}, steps)
         rows = {name: timing._asdict() for name, timing in timings.items()}
-        base = rows["seqjax"]["median_ms"]
+        base, base_infer = rows["seqjax"]["median_ms"], rows["seqjax"]["infer_median_ms"]
         for name, row in rows.items():
             row["seqs_per_s"] = round(cfg.batch / (row["median_ms"] / 1000), 1)
             row["time_over_seqjax"] = round(row["median_ms"] / base, 2)
+            row["time_over_seqjax_rounds"] = round_ratios(row["train_rounds_ms"], rows["seqjax"]["train_rounds_ms"])
+            row["infer_over_seqjax"] = round(row["infer_median_ms"] / base_infer, 2)
+            row["infer_over_seqjax_rounds"] = round_ratios(row["infer_rounds_ms"], rows["seqjax"]["infer_rounds_ms"])
         entry = {"config": cfg._asdict(), "frameworks": rows,
                  "seqjax_devices": int(training_mesh(cfg).devices.size)}
         if cfg.name == "big-lstm":
@@ -340,17 +363,23 @@ def run(configs: list[str], steps: int = 20, frameworks: tuple[str, ...] = FRAME
 
 
 def format_table(report: dict) -> str:
-    """Markdown table of a :func:`run` report."""
+    """Markdown table of a :func:`run` report. The ratio columns are a row's median over
+    seqjax's, with the lowest and highest turn-by-turn ratio in brackets."""
     lines = ["| config | framework | first step (s) | train median (ms) | train min (ms) | inference (ms) | "
-             "seqs/s | time / seqjax |", "|---|---|---|---|---|---|---|---|"]
+             "seqs/s | train time / seqjax | inference time / seqjax |", "|---|---|---|---|---|---|---|---|---|"]
     for key, entry in report["results"].items():
         for name, row in entry["frameworks"].items():
             if name in ("seqjax", "flax_dp"):
                 name = f"{name} ({entry.get('seqjax_devices', 1)} dev)"
             lines.append(f"| {key} {entry['config']['name']} | {name} | {row['first_step_s']} | {row['median_ms']} | "
                          f"{row['min_ms']} | {row['infer_median_ms']} | {row['seqs_per_s']} | "
-                         f"{row['time_over_seqjax']} |")
+                         f"{_ratio_cell(row, 'time_over_seqjax')} | {_ratio_cell(row, 'infer_over_seqjax')} |")
     return "\n".join(lines)
+
+
+def _ratio_cell(row: dict, key: str) -> str:
+    spread = row.get(f"{key}_rounds") or []
+    return f"{row[key]} [{spread[0]}-{spread[1]}]" if spread else str(row[key])
 
 
 # --- long sequences: parallel-scan cells and remat ------------------------------------------
@@ -397,7 +426,9 @@ def bench_long_sequences(length: int = 4096, batch: int = 16, features: int = 32
         train = _time(lambda: jax.block_until_ready(grad_fn(params)), steps)
         jax.block_until_ready(fwd_fn(params))
         infer = _time(lambda: jax.block_until_ready(fwd_fn(params)), steps)
-        rows[name] = {**_summarize(first, train, infer)._asdict(), "temp_mib": _peak_temp_mib(grad_fn, params)}
+        timing = _summarize(first, train, infer)._asdict()
+        rows[name] = {**{k: timing[k] for k in ("first_step_s", "median_ms", "min_ms", "infer_median_ms")},
+                      "temp_mib": _peak_temp_mib(grad_fn, params)}
     base = rows["gru (lax.scan)"]["median_ms"]
     for row in rows.values():
         row["time_over_gru"] = round(row["median_ms"] / base, 3)

@@ -14,6 +14,20 @@ def test_bench_runs_tiny_configs(monkeypatch):
     assert all(r["median_ms"] > 0 and r["first_step_s"] > 0 for r in rows.values())
     assert 0 < report["results"]["U"]["fraction_of_matmul_rate"]
     assert "| T tiny | flax |" in bench.format_table(report)
+    # every row carries its turn-by-turn medians and the ratio's range over the turns
+    turns = len(rows["seqjax"]["train_rounds_ms"])
+    assert turns >= 2 and len(rows["flax"]["train_rounds_ms"]) == len(rows["flax"]["infer_rounds_ms"]) == turns
+    low, high = rows["flax"]["time_over_seqjax_rounds"]
+    assert low <= high and rows["seqjax"]["time_over_seqjax_rounds"] == [1.0, 1.0]
+    assert rows["seqjax"]["infer_over_seqjax"] == 1.0 and rows["flax"]["infer_over_seqjax"] > 0
+
+
+def test_round_ratios_are_turn_by_turn():
+    # a slow turn for both rows leaves the turn's ratio alone
+    assert bench.round_ratios((10.0, 40.0, 12.0), (5.0, 20.0, 4.0)) == [2.0, 3.0]
+    assert bench.round_ratios((), ()) == []
+    row = {"time_over_seqjax": 1.5, "time_over_seqjax_rounds": [1.2, 1.8]}
+    assert bench._ratio_cell(row, "time_over_seqjax") == "1.5 [1.2-1.8]"
 
 
 def test_lstm_flop_count():
