@@ -16,6 +16,7 @@ from seqjax.recurrence import (
     init_stacked,
     output_size,
     scan,
+    scan_tokens,
     stacked,
 )
 
@@ -26,6 +27,7 @@ __all__ = [
     "attention",
     "Cell",
     "scan",
+    "scan_tokens",
     "bidirectional",
     "init_bidirectional",
     "BidirectionalParams",

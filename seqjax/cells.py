@@ -27,6 +27,7 @@ Activation = Callable[[Array], Array]
 
 __all__ = [
     "Cell",
+    "InputSplit",
     "ElmanParams",
     "ElmanCarry",
     "LSTMParams",
@@ -62,12 +63,31 @@ class Cell(NamedTuple):
         ``min_lstm``), ``coefficients(params, xs) -> (a, b)`` for a whole sequence
         ``xs [T, ..., I]`` (``a, b [T, ..., H]``), so :func:`seqjax.scan` can run it
         as a log-depth ``lax.associative_scan``.
+      split: ``None``, or the step split at its input projection
+        (:class:`InputSplit`), for callers that project inputs in bulk, such as
+        :func:`seqjax.scan_tokens` projecting a whole embedding table at once.
     """
 
     init: Callable[..., Any]
     initial_carry: Callable[..., Any]
     apply: Callable[[Any, Any, Array], tuple[Any, Array]]
     coefficients: Callable[[Any, Array], tuple[Array, Array]] | None = None
+    split: InputSplit | None = None
+
+
+class InputSplit(NamedTuple):
+    """A step as ``recur(params, carry, project(params, x))``, equal to ``apply`` up to
+    float rounding (the bias is added before the recurrent term instead of after it).
+
+    Attributes:
+      project: ``project(params, x [..., I]) -> a [..., G]``, the input's part of the
+        pre-activations (``x K + b``; ``G`` is ``H``, ``4H`` or ``3H``). Linear in ``x``,
+        so it can run once over every input, or over an embedding table's rows.
+      recur: ``recur(params, carry, a) -> (carry, y)``, the rest of the step.
+    """
+
+    project: Callable[[Any, Array], Array]
+    recur: Callable[[Any, Any, Array], tuple[Any, Array]]
 
 
 class ElmanParams(NamedTuple):
@@ -197,6 +217,11 @@ def _masked(h: Array, mask: Array | None) -> Array:
     return h if mask is None else h * mask
 
 
+def _project(params: Any, x: Array) -> Array:
+    """The input's part of an Elman or LSTM step's pre-activations: ``x K + b``."""
+    return x @ params.kernel + params.bias
+
+
 def _zeros_carry(carry_type: type, hidden_size: int) -> Callable[..., Any]:
     def initial_carry(batch_shape: tuple[int, ...] = (), dtype: Any = jnp.float32) -> Any:
         shape = (*tuple(batch_shape), hidden_size)
@@ -234,7 +259,11 @@ def elman(hidden_size: int, activation: str | Activation = "tanh") -> Cell:
         h = act(x @ params.kernel + _masked(carry.h, recurrent_mask) @ params.recurrent_kernel + params.bias)
         return ElmanCarry(h), h
 
-    return Cell(init, _zeros_carry(ElmanCarry, hidden_size), apply)
+    def recur(params: ElmanParams, carry: ElmanCarry, a: Array):
+        h = act(a + carry.h @ params.recurrent_kernel)
+        return ElmanCarry(h), h
+
+    return Cell(init, _zeros_carry(ElmanCarry, hidden_size), apply, split=InputSplit(_project, recur))
 
 
 def lstm(
@@ -279,17 +308,23 @@ def lstm(
             bias=bias,
         )
 
-    def apply(params: LSTMParams, carry: LSTMCarry, x: Array, *, recurrent_mask: Array | None = None):
-        _check_step(params, carry, x, LSTMCarry)
-        z = x @ params.kernel + _masked(carry.h, recurrent_mask) @ params.recurrent_kernel + params.bias
+    def update(z: Array, c: Array) -> tuple[LSTMCarry, Array]:
         z_i, z_f, z_c, z_o = jnp.split(z, 4, axis=-1)
-        c = gate(z_f) * carry.c + gate(z_i) * act(z_c)
+        c = gate(z_f) * c + gate(z_i) * act(z_c)
         h = gate(z_o) * act(c)
         return LSTMCarry(h, c), h
 
+    def apply(params: LSTMParams, carry: LSTMCarry, x: Array, *, recurrent_mask: Array | None = None):
+        _check_step(params, carry, x, LSTMCarry)
+        return update(x @ params.kernel + _masked(carry.h, recurrent_mask) @ params.recurrent_kernel + params.bias,
+                      carry.c)
+
+    def recur(params: LSTMParams, carry: LSTMCarry, a: Array):
+        return update(a + carry.h @ params.recurrent_kernel, carry.c)
+
     # cuDNN's LSTM computes exactly this cell with the default activations (seqjax.cudnn).
     apply.cudnn_compatible = activation in ("tanh", jnp.tanh) and recurrent_activation in ("sigmoid", jax.nn.sigmoid)
-    return Cell(init, _zeros_carry(LSTMCarry, hidden_size), apply)
+    return Cell(init, _zeros_carry(LSTMCarry, hidden_size), apply, split=InputSplit(_project, recur))
 
 
 def gru(
@@ -325,9 +360,11 @@ def gru(
             bias=jnp.zeros((2, 3 * hidden_size), dtype),
         )
 
-    def apply(params: GRUParams, carry: GRUCarry, x: Array, *, recurrent_mask: Array | None = None):
-        _check_step(params, carry, x, GRUCarry)
-        a_z, a_r, a_h = jnp.split(x @ params.kernel + params.bias[0], 3, axis=-1)
+    def project(params: GRUParams, x: Array) -> Array:
+        return x @ params.kernel + params.bias[0]
+
+    def recur(params: GRUParams, carry: GRUCarry, a: Array, *, recurrent_mask: Array | None = None):
+        a_z, a_r, a_h = jnp.split(a, 3, axis=-1)
         recurrent = _masked(carry.h, recurrent_mask) @ params.recurrent_kernel + params.bias[1]
         u_z, u_r, u_h = jnp.split(recurrent, 3, axis=-1)
         z = gate(a_z + u_z)
@@ -336,7 +373,11 @@ def gru(
         h = z * carry.h + (1.0 - z) * h_hat
         return GRUCarry(h), h
 
-    return Cell(init, _zeros_carry(GRUCarry, hidden_size), apply)
+    def apply(params: GRUParams, carry: GRUCarry, x: Array, *, recurrent_mask: Array | None = None):
+        _check_step(params, carry, x, GRUCarry)
+        return recur(params, carry, project(params, x), recurrent_mask=recurrent_mask)
+
+    return Cell(init, _zeros_carry(GRUCarry, hidden_size), apply, split=InputSplit(project, recur))
 
 
 # --- parallel-scan cells (Feng et al. 2024, "Were RNNs All We Needed?") -------------
