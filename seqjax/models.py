@@ -59,13 +59,16 @@ class Classifier(nn.Module):
 
     @nn.compact
     def __call__(self, inputs: jax.Array, *, deterministic: bool = True) -> jax.Array:
-        x, lengths = inputs, None
+        x, lengths, tokens = inputs, None, None
         if self.kind in ("embedding_flatten", "rnn", "conv") and self.vocab_size:
-            x, lengths = Embedding(
+            embedding = Embedding(
                 self.vocab_size, self.embedding_dim, mask_zero=self.mask_zero, trainable=self.embedding_trainable
-            )(inputs)
+            )
+            x, lengths = embedding(inputs)
             if not self.mask_zero:
                 lengths = None  # every step is real: the unmasked scan is 1.2x faster (docs/BENCHMARKS.md)
+            if self.kind == "rnn":  # the first recurrent layer may project the table (sj.scan_tokens)
+                tokens = (embedding.table(), inputs)
         if self.kind == "embedding_flatten" or (self.kind == "mlp" and x.ndim > 2):
             x = flatten(x)  # e.g. a forecasting window [B, T, F] -> [B, T * F]
         elif self.kind in ("rnn", "conv"):
@@ -83,7 +86,7 @@ class Classifier(nn.Module):
                     self.cell, size, return_sequences=not last, bidirectional=self.bidirectional,
                     merge_mode=self.merge_mode, dropout=self.input_dropout,
                     recurrent_dropout=self.recurrent_dropout, remat=self.remat,
-                )(x, lengths, deterministic=deterministic)
+                )(x, lengths, deterministic=deterministic, tokens=None if depth else tokens)
             if self.kind == "conv" and not self.hidden_sizes:
                 x = global_max_pool(x)
             if self.rnn_dropout:

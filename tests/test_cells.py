@@ -139,3 +139,24 @@ def test_apply_rejects_wrong_carry_type_and_shape():
         cell.apply(params, (jnp.zeros(4), jnp.zeros(4)), jnp.zeros(3))
     with pytest.raises(ValueError, match=r"carry.h must have shape \[\.\.\., 4\]"):
         cell.apply(params, sj.cells.LSTMCarry(jnp.zeros(5), jnp.zeros(4)), jnp.zeros(3))
+
+
+@pytest.mark.parametrize("name", sorted(CELLS))
+@pytest.mark.parametrize("activations", [{}, {"activation": "relu"}])
+def test_input_split_recomposes_apply(name, activations):
+    cell = CELLS[name](5, **activations)
+    params = random_params(cell, jax.random.key(0), 4)
+    x = jax.random.normal(jax.random.key(1), (3, 4))
+    carry = jax.tree.map(lambda a: jax.random.normal(jax.random.key(2), a.shape), cell.initial_carry((3,)))
+    projected = cell.split.project(params, x)
+    assert projected.shape == (3, params.kernel.shape[1])
+    split_carry, split_y = cell.split.recur(params, carry, projected)
+    ref_carry, ref_y = cell.apply(params, carry, x)
+    assert type(split_carry) is type(ref_carry)
+    assert_close((tuple(split_carry), split_y), (tuple(ref_carry), ref_y), atol=1e-6, rtol=1e-6)
+    # the projection is linear in x: a table's rows project to the rows' projections
+    assert_close(cell.split.project(params, x)[1], cell.split.project(params, x[1]), atol=1e-6)
+
+
+def test_parallel_cells_have_no_input_split():
+    assert sj.cells.min_gru(3).split is None and sj.cells.min_lstm(3).split is None

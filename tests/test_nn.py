@@ -53,6 +53,47 @@ def test_rnn_module_equals_sj_scan(cell):
     assert_close(last, ref_carry.h, atol=1e-6)
 
 
+@pytest.mark.parametrize("cell", ["elman", "lstm", "gru"])
+def test_rnn_module_over_tokens_equals_over_embedded_inputs(cell):
+    table = jax.random.normal(jax.random.key(0), (5, 4))
+    ids = jax.random.randint(jax.random.key(1), (3, 8), 0, 5)
+    lengths = jnp.array([8, 2, 5])
+    layer = sjnn.RNN(cell, 6, return_sequences=True, return_state=True)
+    variables = layer.init(jax.random.key(2), table[ids], lengths)
+    got = layer.apply(variables, table[ids], lengths, tokens=(table, ids))
+    assert "custom_jvp_call" in str(jax.make_jaxpr(
+        lambda v: layer.apply(v, table[ids], lengths, tokens=(table, ids)))(variables))  # the projected table
+    assert_close(got, layer.apply(variables, table[ids], lengths), atol=1e-6)
+    with pytest.raises(ValueError, match=r"tokens must be \(table \[V, F\], ids \[B, T\]\)"):
+        layer.apply(variables, table[ids], lengths, tokens=(table[:, :3], ids))
+    with pytest.raises(TypeError, match="tokens must be a pair"):
+        layer.apply(variables, table[ids], lengths, tokens=table)
+
+
+def test_classifier_inference_over_tokens_equals_the_layer_by_layer_computation():
+    from seqjax.models import build_model
+
+    ids = jax.random.randint(jax.random.key(0), (4, 30), 1, 20).at[:, 25:].set(0)
+    for mask_zero in (False, True):
+        model = build_model(dict(kind="rnn", vocab_size=20, embedding_dim=6, cell="lstm", hidden_sizes=(5, 3),
+                                 num_outputs=2, mask_zero=mask_zero))
+        variables = model.init(jax.random.key(1), ids)
+        lengths = sjnn.padding_lengths(ids) if mask_zero else None
+
+        def layer_by_layer(params):
+            x = params["Embedding_0"]["embedding"][ids]
+            hidden = sjnn.RNN("lstm", 5, return_sequences=True).apply({"params": params["RNN_0"]}, x, lengths)
+            last = sjnn.RNN("lstm", 3).apply({"params": params["RNN_1"]}, hidden, lengths)
+            return last @ params["Dense_0"]["kernel"] + params["Dense_0"]["bias"]
+
+        params = variables["params"]
+        assert_close(model.apply(variables, ids), layer_by_layer(params), atol=1e-6)
+        # differentiating the model differentiates scan's path: the same gradients
+        loss = lambda f: lambda p: jnp.sum(jnp.sin(f(p)))  # noqa: E731
+        grads = jax.grad(loss(lambda p: model.apply({"params": p}, ids)))(params)
+        assert_close(grads, jax.grad(loss(layer_by_layer))(params), atol=1e-6)
+
+
 def test_bidirectional_module_last_output_is_both_final_states():
     xs = jax.random.normal(jax.random.key(0), (2, 5, 3))
     lengths = jnp.array([5, 3])

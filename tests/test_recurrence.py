@@ -260,3 +260,75 @@ def test_auto_remat_follows_the_measured_rule():
     assert sj.recurrence.auto_remat(500, 32) is True  # long sequence, small cell (CPU here)
     assert sj.recurrence.auto_remat(55, 32) is False
     assert sj.recurrence.auto_remat(200, 256) is False
+
+
+# --- scan_tokens: scan over token ids through an embedding table ---------------------------
+
+V = 6  # a vocabulary smaller than half of T * B = 21 tokens: the table is projected
+
+
+def token_setup(name):
+    cell, params, _ = setup(name)
+    table = jax.random.normal(jax.random.key(7), (V, F))
+    ids = jax.random.randint(jax.random.key(8), (T, B), 0, V)
+    return cell, params, table, ids
+
+
+def projects_table(fn, *args) -> bool:
+    return "custom_jvp_call" in str(jax.make_jaxpr(fn)(*args))
+
+
+@pytest.mark.parametrize("name", sorted(CELLS))
+@pytest.mark.parametrize("options", [{}, {"lengths": LENGTHS}, {"reverse": True}, {"lengths": LENGTHS, "reverse": True}])
+def test_scan_tokens_equals_scan_over_the_gathered_inputs(name, options):
+    cell, params, table, ids = token_setup(name)
+    carry0 = jax.tree.map(lambda a: a + 0.5, cell.initial_carry((B,)))
+    run = lambda p, tab, c: sj.scan_tokens(cell, p, tab, ids, carry=c, **options)  # noqa: E731
+    assert projects_table(run, params, table, carry0)
+    got = run(params, table, carry0)
+    want = sj.scan(cell, params, table[ids], carry=carry0, **options)
+    assert_close(got, want, atol=1e-6, rtol=1e-6)
+    if "lengths" in options:  # outputs past each length are zero, as scan's
+        assert float(jnp.abs(got[1][3:, 1]).max()) == 0.0 and float(jnp.abs(got[1][:, 2]).max()) == 0.0
+
+    # derivatives are scan's own (both modes), not those of the projected table
+    loss = lambda f: lambda p, tab, c: jnp.sum(jnp.sin(f(p, tab, c)[1]))  # noqa: E731
+    gathered = lambda p, tab, c: sj.scan(cell, p, tab[ids], carry=c, **options)  # noqa: E731
+    grads = jax.grad(loss(run), argnums=(0, 1, 2))(params, table, carry0)
+    ref_grads = jax.grad(loss(gathered), argnums=(0, 1, 2))(params, table, carry0)
+    assert_close(grads, ref_grads, atol=1e-6, rtol=1e-6)
+    tangent = jax.tree.map(jnp.ones_like, table)
+    _, jvp = jax.jvp(lambda tab: run(params, tab, carry0)[1], (table,), (tangent,))
+    _, ref_jvp = jax.jvp(lambda tab: gathered(params, tab, carry0)[1], (table,), (tangent,))
+    assert_close(jvp, ref_jvp, atol=1e-5, rtol=1e-5)
+
+
+def test_scan_tokens_gathers_when_the_table_is_the_bigger_side():
+    cell, params, _, ids = token_setup("lstm")
+    big = jax.random.normal(jax.random.key(9), (4 * T * B, F))  # more rows than tokens
+    run = lambda tab: sj.scan_tokens(cell, params, tab, ids)  # noqa: E731
+    assert not projects_table(run, big)
+    assert projects_table(lambda tab: sj.scan_tokens(cell, params, tab, ids, project_table=True), big)
+    small = big[:V]
+    assert not projects_table(lambda tab: sj.scan_tokens(cell, params, tab, ids, project_table=False), small)
+    assert_close(run(big), sj.scan(cell, params, big[ids]), atol=1e-6)
+    # cells without a split (the parallel cells) always gather
+    fast = sj.cells.min_gru(H)
+    fast_params = fast.init(jax.random.key(0), F)
+    assert_close(sj.scan_tokens(fast, fast_params, small, ids), sj.scan(fast, fast_params, small[ids]), atol=1e-6)
+
+
+def test_scan_tokens_rejects_bad_arguments():
+    cell, params, table, ids = token_setup("gru")
+    with pytest.raises(ValueError, match=r"table must be an embedding matrix \[V, I\]"):
+        sj.scan_tokens(cell, params, table[None], ids)
+    with pytest.raises(TypeError, match="ids must be integer token ids"):
+        sj.scan_tokens(cell, params, table, ids.astype(jnp.float32))
+    fast = sj.cells.min_gru(H)
+    with pytest.raises(ValueError, match="project_table=True needs a cell split"):
+        sj.scan_tokens(fast, fast.init(jax.random.key(0), F), table, ids, project_table=True)
+    lstm_cell, lstm_params, _, _ = token_setup("lstm")
+    with pytest.raises(ValueError, match="implementation='cudnn'"):
+        sj.scan_tokens(lstm_cell, lstm_params, table, ids, project_table=True, implementation="cudnn")
+    with pytest.raises(ValueError, match="lengths must lie in"):
+        sj.scan_tokens(cell, params, table, ids, lengths=jnp.array([9, 1, 1]))

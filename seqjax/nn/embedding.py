@@ -53,14 +53,20 @@ class Embedding(nn.Module):
     trainable: bool = True
     embedding_init: Any = keras_uniform
 
-    @nn.compact
-    def __call__(self, ids: jax.Array) -> Embedded:
+    def setup(self):
         shape = (self.num_embeddings, self.features)
         if self.trainable:
-            table = self.param("embedding", self.embedding_init, shape)
+            self.embedding = self.param("embedding", self.embedding_init, shape)
         else:
             make = lambda: self.embedding_init(self.make_rng("params"), shape)  # noqa: E731  only at init
-            table = self.variable(FROZEN, "embedding", make).value
+            self.embedding = self.variable(FROZEN, "embedding", make).value
+
+    def table(self) -> jax.Array:
+        """The embedding matrix ``[V, D]``."""
+        return self.embedding
+
+    def __call__(self, ids: jax.Array) -> Embedded:
+        table = self.embedding
         x = jnp.take(table, ids, axis=0)
         if self.mask_zero:
             lengths = padding_lengths(ids)

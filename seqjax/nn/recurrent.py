@@ -1,7 +1,8 @@
 """The Keras-style recurrent layer over seqjax's pure cells and ``sj.scan``.
 
 There is no second implementation of a cell here: the module declares the
-cell's params and calls :func:`seqjax.scan` / :func:`seqjax.bidirectional`.
+cell's params and calls :func:`seqjax.scan` / :func:`seqjax.bidirectional`
+(:func:`seqjax.scan_tokens` over an embedding's token ids).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from seqjax import cells as sj_cells
-from seqjax.recurrence import MERGE_MODES, BidirectionalCarry, BidirectionalParams, bidirectional, scan
+from seqjax.recurrence import MERGE_MODES, BidirectionalCarry, BidirectionalParams, bidirectional, scan, scan_tokens
 
 CELLS: dict[str, Callable[..., sj_cells.Cell]] = {
     "elman": sj_cells.elman,
@@ -72,6 +73,19 @@ def _with_recurrent_mask(cell: sj_cells.Cell, mask: jax.Array, takes_mask: bool)
     return sj_cells.Cell(cell.init, cell.initial_carry, apply)
 
 
+def _check_tokens(tokens: Any, xs: jax.Array) -> None:
+    try:
+        table, ids = tokens
+    except (TypeError, ValueError):
+        raise TypeError("tokens must be a pair (table [V, F], ids [B, T]) with xs == table[ids].") from None
+    if jnp.ndim(table) != 2 or jnp.shape(table)[1] != xs.shape[-1] or tuple(jnp.shape(ids)) != tuple(xs.shape[:2]):
+        raise ValueError(
+            f"tokens must be (table [V, F], ids [B, T]) with xs == table[ids]: for xs of shape {tuple(xs.shape)} "
+            f"a table [V, {xs.shape[-1]}] and ids {tuple(xs.shape[:2])}; got table {tuple(jnp.shape(table))} and "
+            f"ids {tuple(jnp.shape(ids))}."
+        )
+
+
 class RNN(nn.Module):
     """A recurrent layer, batch-first like Keras: ``xs [B, T, F]`` -> outputs.
 
@@ -91,6 +105,12 @@ class RNN(nn.Module):
       unroll: passed to ``lax.scan``.
       remat: recompute step internals in the backward pass; ``None`` decides from the
         shapes (see :func:`seqjax.scan`).
+
+    Call: ``layer(xs, lengths=None, *, deterministic=True, tokens=None)``. ``tokens``
+    is ``(table [V, F], ids [B, T])`` when ``xs`` is ``table[ids]`` (an embedding's
+    output): the forward direction then runs :func:`seqjax.scan_tokens`, which
+    projects the table instead of every step's input where that is less work. Same
+    values up to float rounding, same gradients; ignored while input dropout is active.
     """
 
     cell: str | Callable[[int], sj_cells.Cell] = "lstm"
@@ -106,9 +126,12 @@ class RNN(nn.Module):
     remat: bool | None = None
 
     @nn.compact
-    def __call__(self, xs: jax.Array, lengths: jax.Array | None = None, *, deterministic: bool = True):
+    def __call__(self, xs: jax.Array, lengths: jax.Array | None = None, *, deterministic: bool = True,
+                 tokens: tuple[jax.Array, jax.Array] | None = None):
         if xs.ndim != 3:
             raise ValueError(f"RNN input must be [B, T, F]; got shape {tuple(xs.shape)}.")
+        if tokens is not None:
+            _check_tokens(tokens, xs)
         if self.bidirectional and self.merge_mode not in MERGE_MODES:
             raise ValueError(f"merge_mode={self.merge_mode!r} is not one of {sorted(MERGE_MODES)}.")
         dropout = check_rate("dropout", self.dropout)
@@ -141,6 +164,11 @@ class RNN(nn.Module):
                 remat=self.remat,
             )
             last = MERGE_MODES[self.merge_mode](carry.forward.h, carry.backward.h)
+        elif tokens is not None and not (train and dropout > 0):
+            table, ids = tokens
+            carry, ys = scan_tokens(run_cells["forward"], params["forward"], table, jnp.swapaxes(ids, 0, 1),
+                                    lengths=lengths, unroll=self.unroll, remat=self.remat)
+            last = carry.h
         else:
             carry, ys = scan(run_cells["forward"], params["forward"], time_major, lengths=lengths, unroll=self.unroll,
                              remat=self.remat)
