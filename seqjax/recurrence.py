@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from seqjax import fused_lstm
 from seqjax.cells import Cell, input_size_of
 
 Array = jax.Array
@@ -167,9 +168,12 @@ def scan(
         associative scan on accelerators and steps on the CPU, where the scan's
         extra work made minGRU 2.6x slower at T = 4,096 (docs/BENCHMARKS.md). Both
         give the same outputs.
-      implementation: ``None`` (default) runs a standard ``sj.cells.lstm`` on cuDNN
-        (``jax.experimental.rnn``) when on a GPU and ``lax.scan`` otherwise;
-        ``"scan"`` always scans; ``"cudnn"`` insists (an error where impossible).
+      implementation: for a standard ``sj.cells.lstm`` (tanh, sigmoid), ``None``
+        (default) runs cuDNN (``jax.experimental.rnn``) on a GPU and, on the CPU,
+        :func:`seqjax.fused_lstm.lstm_sequence` (``lax.scan`` with a hand-written backward
+        pass) unless ``remat`` recomputes steps; every other cell runs ``lax.scan``.
+        ``"scan"`` always runs ``lax.scan`` with autodiff's backward pass (needed for
+        forward-mode ``jax.jvp``); ``"cudnn"`` and ``"fused"`` insist (an error where impossible).
 
     Returns:
       ``(final_carry, ys)`` with ``ys [T, *B, H]``; with ``lengths``, outputs past
@@ -208,8 +212,9 @@ def scan(
     def step(c: Any, x: Array) -> tuple[Any, Array]:
         return cell.apply(params, c, x)
 
-    if remat is None:
-        remat = auto_remat(num_steps, jax.tree.leaves(carry)[0].shape[-1])
+    remat = _resolve_remat(remat, implementation, num_steps, carry)
+    if fused_lstm.applies(cell, params, remat=remat, implementation=implementation):
+        return _run_fused(params, xs, carry, lengths, reverse, unroll)
     if remat:
         step = jax.checkpoint(step)
 
@@ -223,6 +228,23 @@ def scan(
     if reverse:
         ys = _flip_padded(ys, lengths)
     return carry, ys
+
+
+def _resolve_remat(remat: bool | None, implementation: str | None, num_steps: int, carry: Any) -> bool | None:
+    """``remat`` as :func:`scan` applies it (:func:`auto_remat` when ``None``; the fused
+    LSTM asked for by name keeps its residuals)."""
+    if remat is None and implementation != "fused":
+        return auto_remat(num_steps, jax.tree.leaves(carry)[0].shape[-1])
+    return remat
+
+
+def _run_fused(params: Any, xs: Array, carry: Any, lengths: Any, reverse: bool, unroll: int | bool):
+    """:func:`scan` through :func:`seqjax.fused_lstm.lstm_sequence` (reverse by flipping)."""
+    if lengths is not None:
+        lengths = _check_lengths(lengths, xs.shape[0], tuple(xs.shape[1:-1]))
+    flip = (lambda a: a[::-1]) if lengths is None else (lambda a: _flip_padded(a, lengths))  # noqa: E731
+    carry, ys = fused_lstm.lstm_sequence(params, flip(xs) if reverse else xs, carry, lengths, unroll)
+    return carry, flip(ys) if reverse else ys
 
 
 def _stop_at_lengths(step: Any, lengths: Array) -> Any:
@@ -308,11 +330,19 @@ def scan_tokens(
     if implementation == "cudnn":
         raise ValueError("project_table=True runs on lax.scan; it cannot be combined with implementation='cudnn'.")
 
-    @jax.custom_jvp
-    def projected(params: Any, table: Array, ids: Array, carry: Any, lengths: Any) -> tuple[Any, Array]:
+    def primal(params: Any, table: Array, ids: Array, carry: Any, lengths: Any) -> tuple[Any, Array]:
         return _scan_projected(cell, params, table, ids, carry, lengths, reverse, unroll)
 
-    projected.defjvp(lambda primals, tangents: jax.jvp(gathered, primals, tangents))
+    # Derivatives are those of `gathered`: a custom_jvp where it has forward mode, else (the
+    # fused LSTM is a custom_vjp) a custom_vjp around its own vjp.
+    batch_carry = carry if carry is not None else jax.eval_shape(lambda: cell.initial_carry(tuple(ids.shape[1:])))
+    inner_remat = _resolve_remat(remat, implementation, ids.shape[0], batch_carry)
+    if fused_lstm.applies(cell, params, remat=inner_remat, implementation=implementation):
+        projected = jax.custom_vjp(primal)
+        projected.defvjp(lambda *args: jax.vjp(gathered, *args), lambda vjp, cotangents: vjp(cotangents))
+    else:
+        projected = jax.custom_jvp(primal)
+        projected.defjvp(lambda primals, tangents: jax.jvp(gathered, primals, tangents))
     return projected(params, table, ids, carry, lengths)
 
 
