@@ -437,8 +437,9 @@ def bench_long_sequences(length: int = 4096, batch: int = 16, features: int = 32
 
 def bench_remat_memory(length: int = 10_000, batch: int = 16, features: int = 32, hidden: int = 64,
                        steps: int = 5) -> dict:
-    """A GRU and an LSTM train step over ``length`` steps with and without ``remat``:
-    XLA's temporary memory (what grows with the sequence) next to the step time."""
+    """A GRU and an LSTM train step over ``length`` steps with and without ``remat`` (on the
+    plain ``lax.scan``; for the LSTM also the fused backward, ``sj.scan``'s default without
+    ``remat`` on the CPU): XLA's temporary memory (what grows with the sequence) next to the step time."""
     from seqjax import cells
 
     xs = jax.random.normal(jax.random.key(0), (length, batch, features))
@@ -446,12 +447,15 @@ def bench_remat_memory(length: int = 10_000, batch: int = 16, features: int = 32
     for cell_name in ("gru", "lstm"):
         cell = getattr(cells, cell_name)(hidden)
         params = cell.init(jax.random.key(1), features)
-        for remat in (False, True):
-            grad_fn, _ = _sequence_step(cell, params, xs, remat=remat)
+        variants = {f"{cell_name} remat={remat}": {"remat": remat, "implementation": "scan"} for remat in (False, True)}
+        if cell_name == "lstm":
+            variants["lstm fused"] = {"implementation": "fused"}
+        for name, kwargs in variants.items():
+            grad_fn, _ = _sequence_step(cell, params, xs, **kwargs)
             jax.block_until_ready(grad_fn(params))
             times = _time(lambda: jax.block_until_ready(grad_fn(params)), steps)
-            rows[f"{cell_name} remat={remat}"] = {"median_ms": round(1000 * statistics.median(times), 1),
-                                                  "temp_mib": _peak_temp_mib(grad_fn, params)}
+            rows[name] = {"median_ms": round(1000 * statistics.median(times), 1),
+                          "temp_mib": _peak_temp_mib(grad_fn, params)}
     return {"shape": {"length": length, "batch": batch, "features": features, "hidden": hidden}, "rows": rows}
 
 

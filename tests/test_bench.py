@@ -44,4 +44,6 @@ def test_long_sequence_rows_and_remat_bounds_memory():
     # remat keeps only the carries: the step's temporaries shrink by more than half
     assert memory["gru remat=True"]["temp_mib"] < 0.5 * memory["gru remat=False"]["temp_mib"]
     assert memory["lstm remat=True"]["temp_mib"] < 0.5 * memory["lstm remat=False"]["temp_mib"]
+    # the fused LSTM keeps one packed residual per step: less than autodiff's twelve
+    assert memory["lstm fused"]["temp_mib"] < memory["lstm remat=False"]["temp_mib"]
     assert "| gru remat=True |" in bench.format_rows("Remat", {"shape": {"length": 400}, "rows": memory})

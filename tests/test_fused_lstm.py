@@ -24,8 +24,7 @@ def uses_fused(fn, *args) -> bool:
     return "custom_vjp_call" in str(jax.make_jaxpr(fn)(*args))
 
 
-@pytest.mark.parametrize("options", [{}, {"lengths": LENGTHS}, {"reverse": True}, {"lengths": LENGTHS, "reverse": True},
-                                     {"unroll": 3}])
+@pytest.mark.parametrize("options", [{}, {"lengths": LENGTHS, "reverse": True}, {"lengths": LENGTHS, "unroll": 3}])
 def test_fused_equals_autodiff_of_the_scan(options):
     cell, params, xs, carry = setup()
 

@@ -75,7 +75,7 @@ def test_classifier_inference_over_tokens_equals_the_layer_by_layer_computation(
     from seqjax.models import build_model
 
     ids = jax.random.randint(jax.random.key(0), (4, 30), 1, 20).at[:, 25:].set(0)
-    for mask_zero in (False, True):
+    for mask_zero in (True,):  # with lengths; without them is test_rnn_module_over_tokens_equals_over_embedded_inputs
         model = build_model(dict(kind="rnn", vocab_size=20, embedding_dim=6, cell="lstm", hidden_sizes=(5, 3),
                                  num_outputs=2, mask_zero=mask_zero))
         variables = model.init(jax.random.key(1), ids)
