@@ -31,6 +31,8 @@ from seqjax.nn.recurrent import RNN, check_rate, make_cell
 
 KINDS = ("mlp", "embedding_flatten", "rnn", "conv")
 REMAT_CHOICES = {"auto": None, "on": True, "off": False, True: True, False: False, None: None}
+# how the recurrent layers run (seqjax.scan's `implementation`): "auto" picks
+IMPLEMENTATION_CHOICES = {"auto": None, None: None, "scan": "scan", "fused": "fused", "cudnn": "cudnn"}
 
 
 class Classifier(nn.Module):
@@ -53,6 +55,7 @@ class Classifier(nn.Module):
     dense_activation: str = "relu"
     dense_dropout: float = 0.0
     remat: bool | None = None
+    implementation: str | None = None
     conv_filters: Sequence[int] = ()
     conv_kernel: int = 7
     pool_size: int = 5
@@ -85,7 +88,7 @@ class Classifier(nn.Module):
                 x = RNN(
                     self.cell, size, return_sequences=not last, bidirectional=self.bidirectional,
                     merge_mode=self.merge_mode, dropout=self.input_dropout,
-                    recurrent_dropout=self.recurrent_dropout, remat=self.remat,
+                    recurrent_dropout=self.recurrent_dropout, remat=self.remat, implementation=self.implementation,
                 )(x, lengths, deterministic=deterministic, tokens=None if depth else tokens)
             if self.kind == "conv" and not self.hidden_sizes:
                 x = global_max_pool(x)
@@ -145,6 +148,11 @@ def build_model(model_config: Any, *, vocab_size: int | None = None, num_outputs
     if remat not in REMAT_CHOICES:
         raise ValueError(f"model.remat={remat!r} is not one of {sorted(REMAT_CHOICES, key=str)}.")
     cfg["remat"] = REMAT_CHOICES[remat]
+    implementation = cfg.get("implementation", "auto")
+    if implementation not in IMPLEMENTATION_CHOICES:
+        raise ValueError(f"model.implementation={implementation!r} is not one of "
+                         f"{sorted(IMPLEMENTATION_CHOICES, key=str)} ('scan' keeps autodiff's backward pass).")
+    cfg["implementation"] = IMPLEMENTATION_CHOICES[implementation]
     if cfg.get("dense_activation", "relu") not in ACTIVATIONS:
         raise ValueError(f"model.dense_activation={cfg['dense_activation']!r} is not one of {sorted(ACTIVATIONS)}.")
     known = set(Classifier.__dataclass_fields__) - {"parent", "name"}

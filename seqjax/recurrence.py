@@ -491,6 +491,7 @@ def bidirectional(
     carry: BidirectionalCarry | None = None,
     unroll: int | bool = 1,
     remat: bool | None = None,
+    implementation: str | None = None,
 ) -> tuple[BidirectionalCarry, Any]:
     """Forward and backward passes over the same (padded) batch, outputs merged.
 
@@ -503,7 +504,7 @@ def bidirectional(
       merge: ``"concat"`` (``[T, *B, 2H]``), ``"sum"``, ``"mean"`` (alias ``"ave"``),
         ``"mul"`` (``[T, *B, H]``), or ``None`` for the pair ``(ys_fwd, ys_bwd)``.
       carry: optional :class:`BidirectionalCarry` of initial carries.
-      unroll, remat: passed to :func:`scan`.
+      unroll, remat, implementation: passed to :func:`scan`.
 
     Returns:
       ``(BidirectionalCarry(forward, backward), ys)``.
@@ -523,11 +524,12 @@ def bidirectional(
             f"{type(carry).__name__}."
         )
     fwd_carry, ys_fwd = scan(
-        cell, params.forward, xs, lengths=lengths, unroll=unroll, remat=remat,
+        cell, params.forward, xs, lengths=lengths, unroll=unroll, remat=remat, implementation=implementation,
         carry=None if carry is None else carry.forward,
     )
     bwd_carry, ys_bwd = scan(
         backward_cell or cell, params.backward, xs, lengths=lengths, reverse=True, unroll=unroll, remat=remat,
+        implementation=implementation,
         carry=None if carry is None else carry.backward,
     )
     merged = (ys_fwd, ys_bwd) if merge is None else MERGE_MODES[merge](ys_fwd, ys_bwd)
@@ -569,6 +571,7 @@ def stacked(
     carry: Sequence[Any] | None = None,
     unroll: int | bool = 1,
     remat: bool | None = None,
+    implementation: str | None = None,
 ) -> tuple[tuple[Any, ...], Array]:
     """Several recurrent layers, each one's output sequence feeding the next.
 
@@ -580,7 +583,7 @@ def stacked(
       xs: ``[T, *B, F]``.
       lengths: ``[*B]``, applied to every layer.
       carry: optional initial carry per layer.
-      unroll, remat: passed to :func:`scan`.
+      unroll, remat, implementation: passed to :func:`scan`.
 
     Returns:
       ``(final carries, one per layer, ys of the top layer [T, *B, H_top])``.
@@ -599,6 +602,7 @@ def stacked(
         )
     finals = []
     for cell, layer_params, layer_carry in zip(cells, params, carries):
-        final, xs = scan(cell, layer_params, xs, lengths=lengths, carry=layer_carry, unroll=unroll, remat=remat)
+        final, xs = scan(cell, layer_params, xs, lengths=lengths, carry=layer_carry, unroll=unroll, remat=remat,
+                         implementation=implementation)
         finals.append(final)
     return tuple(finals), xs

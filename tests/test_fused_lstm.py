@@ -89,3 +89,20 @@ def test_fused_requests_that_cannot_be_met_and_forward_mode():
         jax.jvp(lambda x: sj.scan(cell, params, x)[1], (xs,), (tangent,))
     _, jvp = jax.jvp(lambda x: sj.scan(cell, params, x, implementation="scan")[1], (xs,), (tangent,))
     assert jvp.shape == (T, 2, 2, H)
+
+
+def test_models_choose_the_implementation_from_the_config():
+    from seqjax.models import build_model
+    from seqjax.train.config import base_config
+
+    assert base_config().model.implementation == "auto"
+    ids = jnp.ones((2, 9), jnp.int32)
+    fields = dict(kind="rnn", vocab_size=20, embedding_dim=4, cell="lstm", hidden_sizes=(5,), num_outputs=1,
+                  bidirectional=True)
+    for implementation, fused in (("auto", True), ("scan", False)):
+        model = build_model({**fields, "implementation": implementation})
+        variables = model.init(jax.random.key(0), ids)
+        train = lambda v: model.apply(v, ids, deterministic=False)  # noqa: E731
+        assert uses_fused(train, variables) is fused
+    with pytest.raises(ValueError, match="model.implementation='fast' is not one of"):
+        build_model({**fields, "implementation": "fast"})

@@ -105,6 +105,9 @@ class RNN(nn.Module):
       unroll: passed to ``lax.scan``.
       remat: recompute step internals in the backward pass; ``None`` decides from the
         shapes (see :func:`seqjax.scan`).
+      implementation: passed to :func:`seqjax.scan`: ``None`` picks (cuDNN on a GPU, the fused
+        LSTM on the CPU), ``"scan"`` keeps autodiff's backward (forward-mode ``jax.jvp``,
+        bit-for-bit runs from before the fused LSTM).
 
     Call: ``layer(xs, lengths=None, *, deterministic=True, tokens=None)``. ``tokens``
     is ``(table [V, F], ids [B, T])`` when ``xs`` is ``table[ids]`` (an embedding's
@@ -124,6 +127,7 @@ class RNN(nn.Module):
     activation: str = "tanh"
     unroll: int = 1
     remat: bool | None = None
+    implementation: str | None = None
 
     @nn.compact
     def __call__(self, xs: jax.Array, lengths: jax.Array | None = None, *, deterministic: bool = True,
@@ -161,17 +165,18 @@ class RNN(nn.Module):
             carry, ys = bidirectional(
                 run_cells["forward"], BidirectionalParams(params["forward"], params["backward"]), time_major,
                 backward_cell=run_cells["backward"], lengths=lengths, merge=self.merge_mode, unroll=self.unroll,
-                remat=self.remat,
+                remat=self.remat, implementation=self.implementation,
             )
             last = MERGE_MODES[self.merge_mode](carry.forward.h, carry.backward.h)
         elif tokens is not None and not (train and dropout > 0):
             table, ids = tokens
             carry, ys = scan_tokens(run_cells["forward"], params["forward"], table, jnp.swapaxes(ids, 0, 1),
-                                    lengths=lengths, unroll=self.unroll, remat=self.remat)
+                                    lengths=lengths, unroll=self.unroll, remat=self.remat,
+                                    implementation=self.implementation)
             last = carry.h
         else:
             carry, ys = scan(run_cells["forward"], params["forward"], time_major, lengths=lengths, unroll=self.unroll,
-                             remat=self.remat)
+                             remat=self.remat, implementation=self.implementation)
             last = carry.h
         out = jnp.swapaxes(ys, 0, 1) if self.return_sequences else last
         return (out, carry) if self.return_state else out

@@ -81,6 +81,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.conv_kernel = 7
     c.model.pool_size = 5
     c.model.remat = "auto"  # recompute recurrent steps in the backward pass: "auto" (by shape), "on", "off"
+    c.model.implementation = "auto"  # "scan": autodiff's backward for the LSTM (bit for bit with runs before the fused LSTM)
 
     c.optimizer = ml_collections.ConfigDict()
     c.optimizer.name = "rmsprop"
