@@ -178,11 +178,12 @@ def _bench_jax_model(model, params, cfg: BenchConfig, ids, labels, mesh=None) ->
         return _prepare(train_once, lambda: jax.block_until_ready(infer(state[0], x)))
 
 
-def _seqjax_model(cfg: BenchConfig, remat: bool | None = None):
+def _seqjax_model(cfg: BenchConfig, remat: bool | None = None, implementation: str | None = None):
     from seqjax.models import build_model
 
     return build_model(dict(kind="rnn", vocab_size=cfg.vocab, embedding_dim=cfg.embed, cell=cfg.cell,
-                            hidden_sizes=(cfg.hidden,), num_outputs=cfg.outputs, remat=remat))
+                            hidden_sizes=(cfg.hidden,), num_outputs=cfg.outputs, remat=remat,
+                            implementation=implementation))
 
 
 def training_mesh(cfg: BenchConfig):
@@ -192,13 +193,14 @@ def training_mesh(cfg: BenchConfig):
     return sharding.make_mesh(1, sharding.training_devices(cfg.batch, (cfg.hidden,)))
 
 
-def bench_seqjax_trainer(cfg: BenchConfig) -> Prepared:
+def bench_seqjax_trainer(cfg: BenchConfig, implementation: str | None = None) -> Prepared:
     """seqjax as its users train: the library's own train step (``make_train_step``,
-    sharded by :class:`~seqjax.train.fit.Trainer` over the devices it picks)."""
+    sharded by :class:`~seqjax.train.fit.Trainer` over the devices it picks);
+    ``implementation="scan"`` for autodiff's backward instead of the fused LSTM."""
     from seqjax.train.fit import Trainer
     from seqjax.train.state import create_train_state
 
-    model = _seqjax_model(cfg)
+    model = _seqjax_model(cfg, implementation=implementation)
     ids, labels = synthetic_batch(cfg)
     tx = _keras_optax(cfg.optimizer)
     task = "binary" if cfg.outputs == 1 else "multiclass"
@@ -311,13 +313,15 @@ def lstm_train_gflop(cfg: BenchConfig) -> float:
 FRAMEWORKS = ("seqjax", "seqjax_1dev", "flax", "flax_dp", "torch")
 """The default rows: seqjax's trainer step; the seqjax model on one device with the neutral
 step (``sj.scan`` alone); Flax as a Flax user writes it; Flax with seqjax's data-parallel
-split; PyTorch. ``seqjax_no_remat`` / ``seqjax_remat`` force ``remat`` on one device."""
+split; PyTorch. ``seqjax_no_remat`` / ``seqjax_remat`` force ``remat`` on one device;
+``seqjax_autodiff`` is the trainer's step with ``implementation="scan"`` (no fused LSTM)."""
 
 
 def run(configs: list[str], steps: int = 20, frameworks: tuple[str, ...] = FRAMEWORKS,
         matmul_size: int = 2048) -> dict:
     """Benchmarks ``configs`` (keys of :data:`CONFIGS`); returns a JSON-able report."""
     benches = {"seqjax": bench_seqjax_trainer, "seqjax_1dev": bench_seqjax,
+               "seqjax_autodiff": lambda c: bench_seqjax_trainer(c, implementation="scan"),
                "seqjax_no_remat": lambda c: bench_seqjax(c, remat=False),
                "seqjax_remat": lambda c: bench_seqjax(c, remat=True),
                "flax": bench_flax, "flax_dp": lambda c: bench_flax(c, data_parallel=True),

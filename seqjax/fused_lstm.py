@@ -141,8 +141,9 @@ def _backward(params, xs, packed, lengths, cotangents, unroll):
 def applies(cell: Any, params: Any, *, remat: bool | None, implementation: str | None) -> bool:
     """Whether :func:`seqjax.scan` runs :func:`lstm_sequence`: ``implementation="fused"``, or by
     default on the CPU for a standard LSTM (``sj.cells.lstm`` with tanh and sigmoid, no
-    wrapper) whose steps are not recomputed (``remat``, which measured faster for long
-    sequences of small cells, where this backward was 30% slower); raises for an impossible request."""
+    wrapper) whose steps are not recomputed (``remat`` measured faster for long sequences of
+    small cells: on IMDB's LSTM(32) x 500 steps this backward took 64.9 ms a train step against
+    remat's 42.9); raises for an impossible request."""
     from seqjax import cudnn
 
     standard = cudnn.eligible(cell, params)

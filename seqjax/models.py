@@ -24,6 +24,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from seqjax.cudnn import IMPLEMENTATIONS
 from seqjax.nn.embedding import Embedding
 from seqjax.nn.conv import Conv1D, max_pool1d
 from seqjax.nn.layers import ACTIVATIONS, Dense, flatten, global_max_pool
@@ -32,7 +33,7 @@ from seqjax.nn.recurrent import RNN, check_rate, make_cell
 KINDS = ("mlp", "embedding_flatten", "rnn", "conv")
 REMAT_CHOICES = {"auto": None, "on": True, "off": False, True: True, False: False, None: None}
 # how the recurrent layers run (seqjax.scan's `implementation`): "auto" picks
-IMPLEMENTATION_CHOICES = {"auto": None, None: None, "scan": "scan", "fused": "fused", "cudnn": "cudnn"}
+IMPLEMENTATION_CHOICES = {"auto": None, **{name: name for name in IMPLEMENTATIONS}}
 
 
 class Classifier(nn.Module):

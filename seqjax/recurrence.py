@@ -238,11 +238,17 @@ def _resolve_remat(remat: bool | None, implementation: str | None, num_steps: in
     return remat
 
 
+def _time_flip(lengths: Array | None) -> Any:
+    """``a [T, *B, ...] -> a`` with each sequence's real steps reversed (padding stays at
+    the end): how a forward loop walks them backwards. Its own inverse."""
+    return (lambda a: a[::-1]) if lengths is None else (lambda a: _flip_padded(a, lengths))
+
+
 def _run_fused(params: Any, xs: Array, carry: Any, lengths: Any, reverse: bool, unroll: int | bool):
     """:func:`scan` through :func:`seqjax.fused_lstm.lstm_sequence` (reverse by flipping)."""
     if lengths is not None:
         lengths = _check_lengths(lengths, xs.shape[0], tuple(xs.shape[1:-1]))
-    flip = (lambda a: a[::-1]) if lengths is None else (lambda a: _flip_padded(a, lengths))  # noqa: E731
+    flip = _time_flip(lengths)
     carry, ys = fused_lstm.lstm_sequence(params, flip(xs) if reverse else xs, carry, lengths, unroll)
     return carry, flip(ys) if reverse else ys
 
@@ -369,8 +375,9 @@ def _scan_projected(cell: Cell, params: Any, table: Array, ids: Array, carry: An
         _check_carry(cell, carry, batch_shape, projected.dtype)
     if lengths is not None:
         lengths = _check_lengths(lengths, num_steps, batch_shape)
+    flip = _time_flip(lengths)
     if reverse:
-        ids = ids[::-1] if lengths is None else _flip_padded(ids, lengths)
+        ids = flip(ids)
 
     def recur(c: Any, a: Array) -> tuple[Any, Array]:
         return cell.split.recur(params, c, a)
@@ -386,9 +393,7 @@ def _scan_projected(cell: Cell, params: Any, table: Array, ids: Array, carry: An
     upcoming = jnp.concatenate([ids[1:], ids[:1]])  # the next step's ids (the last row is never used)
     first = jnp.take(projected, ids[0], axis=0)
     (carry, _), ys = lax.scan(token_step, (carry, first), (jnp.arange(num_steps), upcoming), unroll=unroll)
-    if reverse:
-        ys = ys[::-1] if lengths is None else _flip_padded(ys, lengths)
-    return carry, ys
+    return carry, flip(ys) if reverse else ys
 
 
 def _associative_scan(

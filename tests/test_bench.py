@@ -8,9 +8,9 @@ from seqjax import bench
 def test_bench_runs_tiny_configs(monkeypatch):
     monkeypatch.setitem(bench.CONFIGS, "T", bench.BenchConfig("tiny", 4, 6, 50, 4, 8, 2, "gru", "adam"))
     monkeypatch.setitem(bench.CONFIGS, "U", bench.BenchConfig("big-lstm", 4, 5, 50, 4, 8, 1, "lstm", "rmsprop"))
-    report = bench.run(["T", "U"], steps=2, frameworks=("seqjax", "flax"), matmul_size=128)
+    report = bench.run(["T", "U"], steps=2, frameworks=("seqjax", "flax", "seqjax_autodiff"), matmul_size=128)
     rows = report["results"]["T"]["frameworks"]
-    assert set(rows) == {"seqjax", "flax"} and rows["seqjax"]["time_over_seqjax"] == 1.0
+    assert set(rows) == {"seqjax", "flax", "seqjax_autodiff"} and rows["seqjax"]["time_over_seqjax"] == 1.0
     assert all(r["median_ms"] > 0 and r["first_step_s"] > 0 for r in rows.values())
     assert 0 < report["results"]["U"]["fraction_of_matmul_rate"]
     assert "| T tiny | flax |" in bench.format_table(report)

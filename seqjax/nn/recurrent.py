@@ -111,9 +111,9 @@ class RNN(nn.Module):
 
     Call: ``layer(xs, lengths=None, *, deterministic=True, tokens=None)``. ``tokens``
     is ``(table [V, F], ids [B, T])`` when ``xs`` is ``table[ids]`` (an embedding's
-    output): the forward direction then runs :func:`seqjax.scan_tokens`, which
-    projects the table instead of every step's input where that is less work. Same
-    values up to float rounding, same gradients; ignored while input dropout is active.
+    output): in inference (``deterministic=True``) the forward direction then runs
+    :func:`seqjax.scan_tokens`, which projects the table instead of every step's input
+    where that is less work. Same values up to float rounding, same gradients.
     """
 
     cell: str | Callable[[int], sj_cells.Cell] = "lstm"
@@ -168,7 +168,7 @@ class RNN(nn.Module):
                 remat=self.remat, implementation=self.implementation,
             )
             last = MERGE_MODES[self.merge_mode](carry.forward.h, carry.backward.h)
-        elif tokens is not None and not (train and dropout > 0):
+        elif tokens is not None and not train:  # training differentiates scan over xs either way
             table, ids = tokens
             carry, ys = scan_tokens(run_cells["forward"], params["forward"], table, jnp.swapaxes(ids, 0, 1),
                                     lengths=lengths, unroll=self.unroll, remat=self.remat,
