@@ -10,8 +10,8 @@ step and runs the backward matmuls separately for the input and the recurrent ke
 - per step, one matmul with the stacked kernel ``W = [[K], [R]]`` (``[I + H, 4H]``) for
   the input and state gradients, and one for the weight gradient.
 
-On 2 CPU cores that made the train step 10% faster at ``LSTM(256)``, batch 64, length 200 and
-13% at ``LSTM(32)``, batch 150, length 55 (docs/BENCHMARKS.md). It is the cell's own
+On 2 CPU cores that made the train step 7-10% faster at ``LSTM(256)``, batch 64, length 200;
+at ``LSTM(32)``, batch 150, length 55 it is a tie (docs/BENCHMARKS.md). It is the cell's own
 arithmetic (``sj.cells.lstm`` with tanh and sigmoid); gradients agree with autodiff of the
 cell up to float rounding (tests). Forward-mode autodiff (``jax.jvp``, ``jax.jacfwd``) is not
 defined for it (a ``custom_vjp``); :func:`seqjax.scan` with ``implementation="scan"`` keeps
