@@ -4,14 +4,18 @@ Reverse-mode autodiff of ``lax.scan`` over the LSTM step keeps 12 ``[*B, H]`` ar
 step and runs the backward matmuls separately for the input and the recurrent kernel.
 :func:`lstm_sequence` computes the same values and gradients with
 
-- one packed residual per step, ``[*B, 7H]`` (the gates ``i, f, g, o``, ``tanh(c')``,
-  ``c`` and ``h``), read one step ahead into the backward loop's carry (XLA:CPU runs a
-  slice fused into the gate arithmetic several times slower than a slice on its own);
+- one packed residual per step, ``[*B, 5H]`` (the gates ``i, f, g, o`` and the state ``c``
+  they updated); the previous ``h`` is the forward's own output ``ys[t - 1]`` and
+  ``tanh(c')`` is recomputed from the gates. Each step's residual, input and ``h`` are read
+  one step ahead into the backward loop's carry (XLA:CPU runs a slice fused into the gate
+  arithmetic several times slower than a slice on its own);
 - per step, one matmul with the stacked kernel ``W = [[K], [R]]`` (``[I + H, 4H]``) for
   the input and state gradients, and one for the weight gradient.
 
-On 2 CPU cores that made the train step 7-10% faster at ``LSTM(256)``, batch 64, length 200;
-at ``LSTM(32)``, batch 150, length 55 it is a tie (docs/BENCHMARKS.md). It is the cell's own
+On 2 CPU cores that made the LSTM's gradient 13% faster than autodiff's at ``LSTM(256)``,
+batch 64, length 200 (259 vs 298 ms; docs/BENCHMARKS.md). Every byte of residual counts: XLA zero-fills the
+``[T, *B, 5H]`` stack before the loop, writes it and reads it back; a ``[*B, 7H]`` residual
+that also kept ``tanh(c')`` and ``h`` made that gradient 11% slower (285 vs 257 ms). It is the cell's own
 arithmetic (``sj.cells.lstm`` with tanh and sigmoid); gradients agree with autodiff of the
 cell up to float rounding (tests). Forward-mode autodiff (``jax.jvp``, ``jax.jacfwd``) is not
 defined for it (a ``custom_vjp``); :func:`seqjax.scan` with ``implementation="scan"`` keeps
@@ -68,11 +72,10 @@ def _sequence(unroll: int | bool, masked: bool):
 
     def fwd(params, xs, h0, c0, lengths):
         out, packed = _forward(params, xs, h0, c0, lengths, unroll)
-        return out, (params, xs, packed, lengths)
+        return out, (params, xs, h0, out[2], packed, lengths)
 
     def bwd(saved, cotangents):
-        params, xs, packed, lengths = saved
-        grads = _backward(params, xs, packed, lengths, cotangents, unroll)
+        grads = _backward(*saved, cotangents, unroll)
         return (*grads, None)
 
     sequence.defvjp(fwd, bwd)
@@ -93,30 +96,33 @@ def _forward(params, xs, h0, c0, lengths, unroll):
         z_i, z_f, z_g, z_o = jnp.split(x @ kernel + h @ recurrent_kernel + bias, 4, axis=-1)
         i, f, g, o = _sigmoid(z_i), _sigmoid(z_f), jnp.tanh(z_g), _sigmoid(z_o)
         new_c = f * c + i * g
-        tanh_c = jnp.tanh(new_c)
-        new_h = o * tanh_c
-        packed = jnp.concatenate([i, f, g, o, tanh_c, c, h], axis=-1)
+        new_h = o * jnp.tanh(new_c)
         real = None if lengths is None else t < lengths
         y = new_h if real is None else jnp.where(real[..., None], new_h, 0)
-        return (_keep(real, new_h, h), _keep(real, new_c, c)), (y, packed)
+        return (_keep(real, new_h, h), _keep(real, new_c, c)), (y, jnp.concatenate([i, f, g, o, c], axis=-1))
 
     (h, c), (ys, packed) = lax.scan(step, (h0, c0), (jnp.arange(xs.shape[0]), xs), unroll=unroll)
     return (h, c, ys), packed
 
 
-def _backward(params, xs, packed, lengths, cotangents, unroll):
+def _backward(params, xs, h0, ys, packed, lengths, cotangents, unroll):
     kernel, recurrent_kernel, bias = params
     d_h_last, d_c_last, d_ys = cotangents
     steps, inputs = xs.shape[0], xs.shape[-1]
     stacked = jnp.concatenate([kernel, recurrent_kernel], axis=0)  # W [I + H, 4H]
 
     def at(t):
-        return tuple(lax.dynamic_index_in_dim(a, t, keepdims=False) for a in (packed, xs, d_ys))
+        """Step ``t``'s residual, input, output cotangent and previous state ``h`` (``ys[t - 1]``:
+        where step ``t`` is real so is step ``t - 1``, whose output is its state)."""
+        saved, x, d_y = (lax.dynamic_index_in_dim(a, t, keepdims=False) for a in (packed, xs, d_ys))
+        h_prev = lax.dynamic_index_in_dim(ys, jnp.maximum(t - 1, 0), keepdims=False)
+        return saved, x, d_y, jnp.where(t > 0, h_prev, h0)
 
     def step(carry, t):
-        d_h, d_c, d_w, d_b, (saved, x, d_y) = carry
+        d_h, d_c, d_w, d_b, (saved, x, d_y, h) = carry
         upcoming = at(jnp.maximum(t - 1, 0))  # read ahead: the fused-slice slowness (module docstring)
-        i, f, g, o, tanh_c, c, h = jnp.split(saved, 7, axis=-1)
+        i, f, g, o, c = jnp.split(saved, 5, axis=-1)
+        tanh_c = jnp.tanh(f * c + i * g)  # the forward's new cell state, recomputed
         d_h_total = d_h + d_y
         d_o = d_h_total * tanh_c
         d_c_total = d_c + d_h_total * o * (1 - tanh_c * tanh_c)
@@ -134,8 +140,8 @@ def _backward(params, xs, packed, lengths, cotangents, unroll):
         return (new_d_h, new_d_c, d_w, d_b + flat_z.sum(0), upcoming), d_xh[..., :inputs]
 
     start = (d_h_last, d_c_last, jnp.zeros_like(stacked), jnp.zeros_like(bias), at(steps - 1))
-    (d_h0, d_c0, d_w, d_b, _), d_xs = lax.scan(step, start, jnp.arange(steps - 1, -1, -1), unroll=unroll)
-    return (d_w[:inputs], d_w[inputs:], d_b), d_xs[::-1], d_h0, d_c0
+    (d_h0, d_c0, d_w, d_b, _), d_xs = lax.scan(step, start, jnp.arange(steps), reverse=True, unroll=unroll)
+    return (d_w[:inputs], d_w[inputs:], d_b), d_xs, d_h0, d_c0
 
 
 def applies(cell: Any, params: Any, *, remat: bool | None, implementation: str | None) -> bool:
