@@ -2,6 +2,7 @@
 
     python scripts/bench.py --configs A,B,C,D --steps 20 --json docs/bench.json
     python scripts/bench.py --configs= --long 4096 --memory 10000   # parallel-scan cells; remat memory
+    python scripts/bench.py --configs B,C --reuse_memory             # freed host memory kept for reuse
 
 PyTorch on this machine: ``pip install torch==2.13.0`` (a CPU build from local disk).
 The host's cores become JAX CPU devices first (``SEQJAX_CPU_DEVICES`` overrides), as in
@@ -21,6 +22,8 @@ _FRAMEWORKS = flags.DEFINE_list("frameworks", None, "Rows to time (default: seqj
                                 "torch; also seqjax_no_remat, seqjax_remat, seqjax_autodiff). torch is skipped when not installed.")
 _LONG = flags.DEFINE_integer("long", 0, "If > 0, also time GRU vs the parallel-scan minGRU/minLSTM at this length "
                              "(docs use 4096).")
+_REUSE_MEMORY = flags.DEFINE_bool("reuse_memory", False, "Keep freed host memory for reuse across steps, for every "
+                                  "framework in the run (seqjax.train.host_memory.reuse_freed_memory).")
 _MEMORY = flags.DEFINE_integer("memory", 0, "If > 0, also measure remat's memory and time at this length "
                                "(docs use 10000).")
 
@@ -30,6 +33,9 @@ def main(argv):
     from seqjax import bench
     from seqjax._io import atomic_write_text
     from seqjax.train import cli
+    from seqjax.train.host_memory import reuse_freed_memory
+
+    reused = reuse_freed_memory() if _REUSE_MEMORY.value else False
 
     def run():
         unknown = sorted(set(_CONFIGS.value) - set(bench.CONFIGS))
@@ -38,6 +44,8 @@ def main(argv):
         frameworks = tuple(_FRAMEWORKS.value or bench.FRAMEWORKS)
         report = (bench.run(_CONFIGS.value, steps=_STEPS.value, frameworks=frameworks) if _CONFIGS.value
                   else {"machine": {}, "results": {}})
+        if report["machine"]:
+            report["machine"]["reuse_freed_memory"] = reused
         print(json.dumps(report["machine"]))
         print(bench.format_table(report))
         if _LONG.value:
