@@ -12,11 +12,11 @@ import sys
 import jax
 import pytest
 
-from seqjax.train.host_memory import reuse_freed_memory
+from seqjax.train.host_memory import REUSE_MEMORY_ENV, reuse_freed_memory, reuse_freed_memory_if_asked
 
 STEP_CODE = """
 import resource, sys
-from seqjax.train.host_memory import reuse_freed_memory
+from seqjax.train.host_memory import REUSE_MEMORY_ENV, reuse_freed_memory, reuse_freed_memory_if_asked
 took = reuse_freed_memory() if sys.argv[1] == "on" else False
 import jax, jax.numpy as jnp
 from jax import lax
@@ -61,3 +61,26 @@ def test_reuse_freed_memory_rejects_bad_arguments_and_late_calls():
     jax.devices()  # the backends are up in this process
     with pytest.raises(RuntimeError, match="before JAX starts"):
         reuse_freed_memory()
+
+
+SCRIPT_CODE = """
+import jax
+from seqjax.train import cli
+from jax._src import xla_bridge
+print(cli.run(lambda: print("async", xla_bridge._CPU_ENABLE_ASYNC_DISPATCH.value, "devices", len(jax.devices()))))
+"""
+
+
+def test_the_scripts_turn_it_on_from_the_environment(monkeypatch):
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "SEQJAX_CPU_DEVICES": "2", REUSE_MEMORY_ENV: "1"}
+    env.pop("XLA_FLAGS", None)
+    done = subprocess.run([sys.executable, "-c", SCRIPT_CODE], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    took = done.stdout.split()[:4] == ["async", "False", "devices", "2"]
+    assert took or done.stdout.split()[:2] == ["async", "True"], done.stdout  # True: not glibc on Linux
+    # bad values are refused before anything changes; 0 leaves the allocator alone
+    monkeypatch.setenv(REUSE_MEMORY_ENV, "yes")
+    with pytest.raises(ValueError, match=REUSE_MEMORY_ENV):
+        reuse_freed_memory_if_asked()
+    monkeypatch.setenv(REUSE_MEMORY_ENV, "0")
+    assert reuse_freed_memory_if_asked() is False

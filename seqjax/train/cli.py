@@ -43,14 +43,18 @@ def run(main: Callable[[], int | None]) -> int:
     """Calls ``main``; maps user errors to exit code 2 (NaN loss: 3) and Ctrl-C to 130.
 
     First exposes the host's CPU cores as JAX devices (:func:`seqjax.train.sharding.use_host_cores`;
-    ``SEQJAX_CPU_DEVICES=1`` opts out), so CPU training splits each batch over them.
+    ``SEQJAX_CPU_DEVICES=1`` opts out), so CPU training splits each batch over them, and with
+    ``SEQJAX_REUSE_MEMORY=1`` keeps freed host memory for reuse across steps
+    (:func:`seqjax.train.host_memory.reuse_freed_memory`).
     """
     from absl import logging
 
+    from seqjax.train.host_memory import reuse_freed_memory_if_asked
     from seqjax.train.sharding import use_host_cores
 
     logging.set_verbosity(logging.WARNING)  # orbax and tfds log every file operation at INFO
     try:
+        reuse_freed_memory_if_asked()
         use_host_cores()
         return int(main() or 0)
     except NonFiniteLossError as err:

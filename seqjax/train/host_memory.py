@@ -17,20 +17,24 @@ Measured on 2 CPU cores (docs/BENCHMARKS.md): the ``LSTM(256)`` train step 252-2
 226 ms, and ties for the small models, whose buffers fit the heap already. It is off by
 default because it is process-wide: it applies to every library in the process (PyTorch's
 big buffers too), the process keeps up to ``keep_bytes`` of freed memory, and CPU
-computations no longer overlap with Python. ``python scripts/bench.py --reuse_memory``
-turns it on for every framework in the run.
+computations no longer overlap with Python. The scripts turn it on with
+``SEQJAX_REUSE_MEMORY=1`` (:func:`reuse_freed_memory_if_asked`);
+``python scripts/bench.py --reuse_memory`` turns it on for every framework in the run.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import platform
 import sys
 
 import jax
 
-__all__ = ["reuse_freed_memory"]
+__all__ = ["REUSE_MEMORY_ENV", "reuse_freed_memory", "reuse_freed_memory_if_asked"]
+
+REUSE_MEMORY_ENV = "SEQJAX_REUSE_MEMORY"
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
@@ -66,3 +70,13 @@ def reuse_freed_memory(keep_bytes: int = 1 << 30) -> bool:
         return False
     jax.config.update("jax_cpu_enable_async_dispatch", False)
     return True
+
+
+def reuse_freed_memory_if_asked() -> bool:
+    """:func:`reuse_freed_memory` when ``$SEQJAX_REUSE_MEMORY`` is ``1`` (the scripts call this
+    first thing); ``0`` or unset leaves the allocator alone. Returns whether it took effect."""
+    value = os.environ.get(REUSE_MEMORY_ENV, "")
+    if value not in ("", "0", "1"):
+        raise ValueError(f"{REUSE_MEMORY_ENV}={value!r} must be 1 (keep freed host memory for reuse across "
+                         "steps) or 0 (leave the allocator alone).")
+    return value == "1" and reuse_freed_memory()
