@@ -39,7 +39,8 @@ class Embedding(nn.Module):
 
     Attributes:
       num_embeddings: vocabulary size ``V`` (ids in ``[0, V)``; check them in the
-        input pipeline, JAX clamps out-of-range gathers).
+        input pipeline: an id outside ``[-V, V)`` gets a row of NaN, so the loss turns NaN;
+        a negative id counts from the end).
       features: embedding size ``D``.
       mask_zero: id 0 is padding: ``lengths`` stop after the last non-zero id.
       trainable: ``False`` keeps the table in the ``"frozen"`` collection, out of
