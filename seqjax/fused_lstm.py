@@ -13,14 +13,14 @@ step and runs the backward matmuls separately for the input and the recurrent ke
   the input and state gradients, and one for the weight gradient.
 
 On 2 CPU cores that made the LSTM's gradient 13% faster than autodiff's at ``LSTM(256)``,
-batch 64, length 200 (259 vs 298 ms; docs/BENCHMARKS.md). Every byte of residual counts: XLA zero-fills the
-``[T, *B, 5H]`` stack before the loop, writes it and reads it back; a ``[*B, 7H]`` residual
-that also kept ``tanh(c')`` and ``h`` made that gradient 11% slower (285 vs 257 ms). It is the cell's own
-arithmetic (``sj.cells.lstm`` with tanh and sigmoid); gradients agree with autodiff of the
-cell up to float rounding (tests). Forward-mode autodiff (``jax.jvp``, ``jax.jacfwd``) is not
-defined for it (a ``custom_vjp``); :func:`seqjax.scan` with ``implementation="scan"`` keeps
-the plain scan for that. Reverse mode, forward-over-reverse (``jax.hessian``), ``vmap`` and
-``jit`` work.
+batch 64, length 200 (259 vs 298 ms; docs/BENCHMARKS.md). Every byte of residual counts:
+XLA zero-fills the ``[T, *B, 5H]`` stack before the loop, writes it and reads it back; a
+``[*B, 7H]`` residual that also kept ``tanh(c')`` and ``h`` made that gradient 11% slower
+(285 vs 257 ms). It is the cell's own arithmetic (``sj.cells.lstm`` with tanh and sigmoid);
+gradients agree with autodiff of the cell up to float rounding (tests). Forward-mode autodiff
+(``jax.jvp``, ``jax.jacfwd``) is not defined for it (a ``custom_vjp``); :func:`seqjax.scan`
+with ``implementation="scan"`` keeps the plain scan for that. Reverse mode,
+forward-over-reverse (``jax.hessian``), ``vmap`` and ``jit`` work.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Reusing freed host memory between CPU train steps (opt-in).
 
 XLA:CPU allocates one temporary buffer per call of a compiled step. Where it is larger
-than glibc's largest heap chunk (32 MiB; a ``[T, B, 5H]`` LSTM residual at ``LSTM(256)``,
-batch 64, length 200 is 65 MiB), glibc maps fresh pages for it on every call and unmaps
-them after, so each step pays a page fault per 4 KiB touched (27,000 a step there).
+than glibc's mmap threshold (at most 32 MiB; a ``[T, B, 5H]`` LSTM residual at
+``LSTM(256)``, batch 64, length 200 is 65 MiB), glibc maps fresh pages for it on every call
+and unmaps them after, so each step pays a page fault per 4 KiB touched (27,000 a step there).
 :func:`reuse_freed_memory` keeps freed memory in the process instead:
 
 - ``mallopt(M_MMAP_MAX, 0)``: large blocks come from the heap, not from fresh mappings;
