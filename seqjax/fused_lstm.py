@@ -82,8 +82,8 @@ def _sequence(unroll: int | bool, masked: bool):
     return sequence
 
 
-def _keep(real: Array | None, new: Array, old: Array) -> Array:
-    """``new`` where the step is real (``real [*B]``), else ``old``."""
+def _keep(real: Array | None, new: Array, old: Array | float) -> Array:
+    """``new`` where the step is real (``real [*B]``), else ``old`` (an array or ``0``)."""
     return new if real is None else jnp.where(real[..., None], new, old)
 
 
@@ -98,8 +98,8 @@ def _forward(params, xs, h0, c0, lengths, unroll):
         new_c = f * c + i * g
         new_h = o * jnp.tanh(new_c)
         real = None if lengths is None else t < lengths
-        y = new_h if real is None else jnp.where(real[..., None], new_h, 0)
-        return (_keep(real, new_h, h), _keep(real, new_c, c)), (y, jnp.concatenate([i, f, g, o, c], axis=-1))
+        packed = jnp.concatenate([i, f, g, o, c], axis=-1)
+        return (_keep(real, new_h, h), _keep(real, new_c, c)), (_keep(real, new_h, 0), packed)
 
     (h, c), (ys, packed) = lax.scan(step, (h0, c0), (jnp.arange(xs.shape[0]), xs), unroll=unroll)
     return (h, c, ys), packed
@@ -126,12 +126,10 @@ def _backward(params, xs, h0, ys, packed, lengths, cotangents, unroll):
         d_h_total = d_h + d_y
         d_o = d_h_total * tanh_c
         d_c_total = d_c + d_h_total * o * (1 - tanh_c * tanh_c)
-        d_z = jnp.concatenate([
-            d_c_total * g * i * (1 - i), d_c_total * c * f * (1 - f), d_c_total * i * (1 - g * g), d_o * o * (1 - o),
-        ], axis=-1)
         real = None if lengths is None else t < lengths
-        if real is not None:
-            d_z = jnp.where(real[..., None], d_z, 0)
+        d_z = _keep(real, jnp.concatenate([
+            d_c_total * g * i * (1 - i), d_c_total * c * f * (1 - f), d_c_total * i * (1 - g * g), d_o * o * (1 - o),
+        ], axis=-1), 0)
         d_xh = d_z @ stacked.T  # [*B, I + H]
         flat_z = d_z.reshape(-1, d_z.shape[-1])
         d_w = d_w + jnp.concatenate([x, h], axis=-1).reshape(flat_z.shape[0], -1).T @ flat_z

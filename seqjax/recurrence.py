@@ -212,10 +212,9 @@ def scan(
     def step(c: Any, x: Array) -> tuple[Any, Array]:
         return cell.apply(params, c, x)
 
-    remat = _resolve_remat(remat, implementation, num_steps, carry)
-    if fused_lstm.applies(cell, params, remat=remat, implementation=implementation):
+    if _runs_fused(cell, params, remat, implementation, num_steps, carry):
         return _run_fused(params, xs, carry, lengths, reverse, unroll)
-    if remat:
+    if _resolve_remat(remat, implementation, num_steps, carry):
         step = jax.checkpoint(step)
 
     if lengths is None:
@@ -236,6 +235,13 @@ def _resolve_remat(remat: bool | None, implementation: str | None, num_steps: in
     if remat is None and implementation != "fused":
         return auto_remat(num_steps, jax.tree.leaves(carry)[0].shape[-1])
     return remat
+
+
+def _runs_fused(cell: Cell, params: Any, remat: bool | None, implementation: str | None, num_steps: int,
+                carry: Any) -> bool:
+    """Whether :func:`scan` runs this call through :func:`seqjax.fused_lstm.lstm_sequence`."""
+    remat = _resolve_remat(remat, implementation, num_steps, carry)
+    return fused_lstm.applies(cell, params, remat=remat, implementation=implementation)
 
 
 def _time_flip(lengths: Array | None) -> Any:
@@ -342,8 +348,7 @@ def scan_tokens(
     # Derivatives are those of `gathered`: a custom_jvp where it has forward mode, else (the
     # fused LSTM is a custom_vjp) a custom_vjp around its own vjp.
     batch_carry = carry if carry is not None else jax.eval_shape(lambda: cell.initial_carry(tuple(ids.shape[1:])))
-    inner_remat = _resolve_remat(remat, implementation, ids.shape[0], batch_carry)
-    if fused_lstm.applies(cell, params, remat=inner_remat, implementation=implementation):
+    if _runs_fused(cell, params, remat, implementation, ids.shape[0], batch_carry):
         projected = jax.custom_vjp(primal)
         projected.defvjp(lambda *args: jax.vjp(gathered, *args), lambda vjp, cotangents: vjp(cotangents))
     else:
