@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from seqjax._varying import vary, varying_axes
 from seqjax.cells import LSTMCarry, LSTMParams
 
 Array = jax.Array
@@ -58,7 +59,10 @@ def lstm_sequence(params: LSTMParams, xs: Array, carry: LSTMCarry, lengths: Arra
     Returns:
       ``(final_carry, ys)`` with ``ys [T, *B, H]``.
     """
-    h, c, ys = _sequence(unroll, lengths is not None)(tuple(params), xs, carry.h, carry.c, lengths)
+    # Inside shard_map every input varies over the same axes, so the loops' carries keep one
+    # type and the cast's transpose sums the replicated weights' gradient (seqjax._varying).
+    params, xs, carry = vary((tuple(params), xs, carry), varying_axes(params, xs, carry, lengths))
+    h, c, ys = _sequence(unroll, lengths is not None)(params, xs, carry.h, carry.c, lengths)
     return LSTMCarry(h, c), ys
 
 

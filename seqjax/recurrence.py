@@ -20,6 +20,7 @@ import numpy as np
 from jax import lax
 
 from seqjax import fused_lstm
+from seqjax._varying import vary, varying_axes
 from seqjax.cells import Cell, input_size_of
 
 Array = jax.Array
@@ -189,6 +190,9 @@ def scan(
         carry = cell.initial_carry(batch_shape, dtype)
     else:
         _check_carry(cell, carry, batch_shape, dtype)
+    # Inside shard_map: one mesh type for carry, inputs and weights before the loop, so the
+    # weights' gradient is summed over the devices once, after it (seqjax._varying).
+    params, xs, carry = vary((params, xs, carry), varying_axes(params, xs, carry, lengths))
 
     from seqjax import cudnn
 
@@ -378,6 +382,7 @@ def _scan_projected(cell: Cell, params: Any, table: Array, ids: Array, carry: An
         carry = cell.initial_carry(batch_shape, projected.dtype)
     else:
         _check_carry(cell, carry, batch_shape, projected.dtype)
+    carry = vary(carry, varying_axes(params, table, ids, carry, lengths))
     if lengths is not None:
         lengths = _check_lengths(lengths, num_steps, batch_shape)
     flip = _time_flip(lengths)
