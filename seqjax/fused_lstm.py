@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from seqjax._varying import vary, varying_axes
+from seqjax._mesh_types import vary, varying_axes
 from seqjax.cells import LSTMCarry, LSTMParams
 
 Array = jax.Array
@@ -60,7 +60,7 @@ def lstm_sequence(params: LSTMParams, xs: Array, carry: LSTMCarry, lengths: Arra
       ``(final_carry, ys)`` with ``ys [T, *B, H]``.
     """
     # Inside shard_map every input varies over the same axes, so the loops' carries keep one
-    # type and the cast's transpose sums the replicated weights' gradient (seqjax._varying).
+    # type and the cast's transpose sums the replicated weights' gradient (seqjax._mesh_types).
     params, xs, carry = vary((tuple(params), xs, carry), varying_axes(params, xs, carry, lengths))
     h, c, ys = _sequence(unroll, lengths is not None)(params, xs, carry.h, carry.c, lengths)
     return LSTMCarry(h, c), ys
@@ -150,15 +150,22 @@ def _backward(params, xs, h0, ys, packed, lengths, cotangents, unroll):
     return (d_w[:inputs], d_w[inputs:], d_b), d_xs, d_h0, d_c0
 
 
-def applies(cell: Any, params: Any, *, remat: bool | None, implementation: str | None) -> bool:
+def applies(cell: Any, params: Any, *, remat: bool | None, implementation: str | None,
+            split_batch: bool = False) -> bool:
     """Whether :func:`seqjax.scan` runs :func:`lstm_sequence`: ``implementation="fused"``, or by
     default on the CPU for a standard LSTM (``sj.cells.lstm`` with tanh and sigmoid, no
     wrapper) whose steps are not recomputed (``remat`` measured faster for long sequences of
     small cells: on IMDB's LSTM(32) x 500 steps this backward took 64.9 ms a train step against
-    remat's 42.9); raises for an impossible request."""
+    remat's 42.9) and whose batch no explicit-sharding mesh splits (``split_batch``: its weight
+    gradient sums over the batch rows, which JAX's sharding types would need spelled out);
+    raises for an impossible request."""
     from seqjax import cudnn
 
     standard = cudnn.eligible(cell, params)
+    if implementation == "fused" and split_batch:
+        raise ValueError("implementation='fused' cannot run on a batch split by an explicit-sharding mesh "
+                         "(jax.set_mesh with Explicit axes). Use implementation=None or 'scan' there, or split "
+                         "the batch with jax.shard_map, where the fused LSTM runs per device.")
     if implementation == "fused":
         if not standard:
             raise ValueError("implementation='fused' needs a standard sj.cells.lstm (tanh, sigmoid, no recurrent "
@@ -167,4 +174,4 @@ def applies(cell: Any, params: Any, *, remat: bool | None, implementation: str |
             raise ValueError("implementation='fused' keeps its residuals; it cannot recompute them (remat=True). "
                              "Use remat=None or False, or implementation=None.")
         return True
-    return implementation is None and not remat and jax.default_backend() == "cpu" and standard
+    return implementation is None and not remat and not split_batch and jax.default_backend() == "cpu" and standard

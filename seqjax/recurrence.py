@@ -20,7 +20,7 @@ import numpy as np
 from jax import lax
 
 from seqjax import fused_lstm
-from seqjax._varying import vary, varying_axes
+from seqjax._mesh_types import explicit_batch_spec, shard_like_batch, take_rows, vary, varying_axes
 from seqjax.cells import Cell, input_size_of
 
 Array = jax.Array
@@ -190,8 +190,11 @@ def scan(
         carry = cell.initial_carry(batch_shape, dtype)
     else:
         _check_carry(cell, carry, batch_shape, dtype)
-    # Inside shard_map: one mesh type for carry, inputs and weights before the loop, so the
-    # weights' gradient is summed over the devices once, after it (seqjax._varying).
+    # The carry typed like the inputs on a mesh (seqjax._mesh_types): split like their batch
+    # under an explicit-sharding mesh; inside shard_map carry, inputs and weights varying over
+    # the same axes, so the weights' gradient is summed over the devices once, after the loop.
+    batch_spec = explicit_batch_spec(xs, feature_dims=1)
+    carry = shard_like_batch(carry, batch_spec)
     params, xs, carry = vary((params, xs, carry), varying_axes(params, xs, carry, lengths))
 
     from seqjax import cudnn
@@ -216,7 +219,7 @@ def scan(
     def step(c: Any, x: Array) -> tuple[Any, Array]:
         return cell.apply(params, c, x)
 
-    if _runs_fused(cell, params, remat, implementation, num_steps, carry):
+    if _runs_fused(cell, params, remat, implementation, num_steps, carry, batch_spec is not None):
         return _run_fused(params, xs, carry, lengths, reverse, unroll)
     if _resolve_remat(remat, implementation, num_steps, carry):
         step = jax.checkpoint(step)
@@ -242,10 +245,11 @@ def _resolve_remat(remat: bool | None, implementation: str | None, num_steps: in
 
 
 def _runs_fused(cell: Cell, params: Any, remat: bool | None, implementation: str | None, num_steps: int,
-                carry: Any) -> bool:
-    """Whether :func:`scan` runs this call through :func:`seqjax.fused_lstm.lstm_sequence`."""
+                carry: Any, split_batch: bool) -> bool:
+    """Whether :func:`scan` runs this call through :func:`seqjax.fused_lstm.lstm_sequence`
+    (``split_batch``: an explicit-sharding mesh splits the batch)."""
     remat = _resolve_remat(remat, implementation, num_steps, carry)
-    return fused_lstm.applies(cell, params, remat=remat, implementation=implementation)
+    return fused_lstm.applies(cell, params, remat=remat, implementation=implementation, split_batch=split_batch)
 
 
 def _time_flip(lengths: Array | None) -> Any:
@@ -326,7 +330,7 @@ def scan_tokens(
     options = dict(reverse=reverse, unroll=unroll, remat=remat, implementation=implementation)
 
     def gathered(params: Any, table: Array, ids: Array, carry: Any, lengths: Any) -> tuple[Any, Array]:
-        return scan(cell, params, jnp.take(table, ids, axis=0), carry=carry, lengths=lengths, **options)
+        return scan(cell, params, take_rows(table, ids), carry=carry, lengths=lengths, **options)
 
     from seqjax import cudnn
 
@@ -352,7 +356,8 @@ def scan_tokens(
     # Derivatives are those of `gathered`: a custom_jvp where it has forward mode, else (the
     # fused LSTM is a custom_vjp) a custom_vjp around its own vjp.
     batch_carry = carry if carry is not None else jax.eval_shape(lambda: cell.initial_carry(tuple(ids.shape[1:])))
-    if _runs_fused(cell, params, remat, implementation, ids.shape[0], batch_carry):
+    if _runs_fused(cell, params, remat, implementation, ids.shape[0], batch_carry,
+                   explicit_batch_spec(ids, feature_dims=0) is not None):
         projected = jax.custom_vjp(primal)
         projected.defvjp(lambda *args: jax.vjp(gathered, *args), lambda vjp, cotangents: vjp(cotangents))
     else:
@@ -382,6 +387,7 @@ def _scan_projected(cell: Cell, params: Any, table: Array, ids: Array, carry: An
         carry = cell.initial_carry(batch_shape, projected.dtype)
     else:
         _check_carry(cell, carry, batch_shape, projected.dtype)
+    carry = shard_like_batch(carry, explicit_batch_spec(ids, feature_dims=0))
     carry = vary(carry, varying_axes(params, table, ids, carry, lengths))
     if lengths is not None:
         lengths = _check_lengths(lengths, num_steps, batch_shape)
@@ -398,10 +404,10 @@ def _scan_projected(cell: Cell, params: Any, table: Array, ids: Array, carry: An
         c, a = state  # a: this step's projected input, gathered the step before
         t, upcoming = inputs
         c, y = step(c, (t, a))
-        return (c, jnp.take(projected, upcoming, axis=0)), y
+        return (c, take_rows(projected, upcoming)), y
 
     upcoming = jnp.concatenate([ids[1:], ids[:1]])  # the next step's ids (the last row is never used)
-    first = jnp.take(projected, ids[0], axis=0)
+    first = take_rows(projected, ids[0])
     (carry, _), ys = lax.scan(token_step, (carry, first), (jnp.arange(num_steps), upcoming), unroll=unroll)
     return carry, flip(ys) if reverse else ys
 

@@ -8,6 +8,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from seqjax._mesh_types import take_rows
+
 FROZEN = "frozen"  # variable collection of non-trainable weights (never differentiated)
 
 
@@ -68,7 +70,7 @@ class Embedding(nn.Module):
 
     def __call__(self, ids: jax.Array) -> Embedded:
         table = self.embedding
-        x = jnp.take(table, ids, axis=0)
+        x = take_rows(table, ids)  # jnp.take, typed for explicit-sharding meshes
         if self.mask_zero:
             lengths = padding_lengths(ids)
         else:
