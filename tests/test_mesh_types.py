@@ -11,6 +11,7 @@ subprocess with two CPU devices, since the device count is fixed when JAX starts
 
 import json
 
+from conftest import ROOT
 from test_host_parallel import python
 
 CHECK_CODE = r"""
@@ -174,3 +175,12 @@ def test_scan_under_an_explicit_sharding_mesh_matches_one_device():
     assert result["split"] == {"ys": [None, "data", None], "h": ["data", None]}
     # the fused LSTM, asked for by name, is refused with what to do instead
     assert "explicit-sharding mesh" in result["fused_error"] and "implementation=None" in result["fused_error"]
+
+
+def test_the_scaling_docs_shard_map_example_runs_on_two_devices():
+    text = (ROOT / "docs" / "SCALING.md").read_text()
+    code = text.split("```python", 1)[1].split("```", 1)[0]
+    code = "\n".join(line[2:] for line in code.splitlines())  # the block sits in a list item
+    done = python(code, "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "kernel=(16, 128), recurrent_kernel=(32, 128), bias=(128,)" in done.stdout
