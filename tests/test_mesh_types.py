@@ -147,7 +147,8 @@ for cname in ("lstm", "gru"):
     def loss(p, ids, cell=cell):
         return jnp.sum(sj.scan_tokens(cell, p["cell"], p["table"], ids, project_table=True)[1] ** 2)
     compare(f"scan_tokens/{cname}", loss, {"cell": cell.init(key, I), "table": table}, (ids,), (P(None, "data"),))
-model = build_model(dict(kind="rnn", vocab_size=V, embedding_dim=4, cell="lstm", hidden_sizes=(H,), num_outputs=2))
+model = build_model(dict(kind="rnn", vocab_size=V, embedding_dim=4, cell="lstm", hidden_sizes=(H,), num_outputs=2,
+                         bidirectional=True, mask_zero=True))
 compare("classifier", lambda v, x: jnp.sum(model.apply(v, x) ** 2), model.init(key, ids.T), (ids.T,), (P("data"),))
 
 with jax.set_mesh(mesh):
