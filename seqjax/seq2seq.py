@@ -26,7 +26,9 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.sharding import PartitionSpec as P
 
+from seqjax._mesh_types import explicit_batch_spec, shard_like_batch, take_rows, vary, varying_axes
 from seqjax.attention import Attention, length_mask
 from seqjax.cells import Cell
 from seqjax.recurrence import BidirectionalParams, bidirectional, init_bidirectional, output_size
@@ -118,29 +120,36 @@ def seq2seq(
 
     def encode(params: Seq2SeqParams, src: Array, src_lengths: Array) -> Memory:
         _check_ids("src", src)
-        xs = jnp.swapaxes(params.source_embedding[src], 0, 1)  # [S, B, E]
+        xs = jnp.swapaxes(take_rows(params.source_embedding, src), 0, 1)  # [S, B, E]
         carry, ys = bidirectional(cell, params.encoder, xs, lengths=src_lengths, merge="sum")
         first = jax.tree.map(jnp.add, carry.forward, carry.backward)
         return Memory(jnp.swapaxes(ys, 0, 1), length_mask(src_lengths, src.shape[1]), first)
 
     def step(params: Seq2SeqParams, memory: Memory, carry: Any, token: Array) -> tuple[Any, Array, Array]:
         """One decoder step: ``token [N]`` -> ``(carry, logits [N, Vt], weights [N, S])``."""
-        e = params.target_embedding[token]
+        e = take_rows(params.target_embedding, token)
         if attention is not None:
             context, weights = attention.apply(params.attention, carry.h, memory.keys, memory.keys, mask=memory.mask)
             e = jnp.concatenate([e, context], axis=-1)
         else:
-            context = jnp.zeros((*token.shape, 0), e.dtype)
-            weights = jnp.zeros(memory.mask.shape, e.dtype)
+            context = jnp.zeros_like(e[..., :0])  # *_like: typed like the batch on a mesh
+            weights = jnp.zeros_like(memory.mask, e.dtype)
         carry, h = cell.apply(params.decoder, carry, e)
         logits = jnp.concatenate([h, context], axis=-1) @ params.output_kernel + params.output_bias
         return carry, logits, weights
+
+    def decoder_start(state: Any, params: Seq2SeqParams, src: Array, src_lengths: Array) -> Any:
+        """A decoding loop's first state (leaves ``[B, ...]`` or ``[B * K, ...]``) typed like the
+        source on a mesh (``seqjax._mesh_types``): split like its rows under an explicit-sharding
+        mesh, varying over the same axes inside ``shard_map``."""
+        state = shard_like_batch(state, explicit_batch_spec(src.T, feature_dims=0))
+        return vary(state, varying_axes(params, src, src_lengths, state))
 
     def teacher_forcing(params: Seq2SeqParams, src: Array, src_lengths: Array, targets: Array):
         """Training logits ``[B, T, Vt]`` and weights ``[B, T, S]``, feeding the true previous token."""
         _check_ids("targets", targets)
         memory = encode(params, src, src_lengths)
-        inputs = jnp.concatenate([jnp.full((targets.shape[0], 1), bos_id, targets.dtype), targets[:, :-1]], axis=1)
+        inputs = jnp.concatenate([jnp.full_like(targets[:, :1], bos_id), targets[:, :-1]], axis=1)
 
         def body(carry, token):
             carry, logits, weights = step(params, memory, carry, token)
@@ -161,7 +170,8 @@ def seq2seq(
             return (carry, token), (token, weights)
 
         start = jnp.full((src.shape[0],), bos_id, jnp.int32)
-        _, (tokens, weights) = lax.scan(body, (memory.carry, start), None, length=max_length)
+        state = decoder_start((memory.carry, start), params, src, src_lengths)
+        _, (tokens, weights) = lax.scan(body, state, None, length=max_length)
         return trim_after_eos(tokens.T, eos_id), jnp.swapaxes(weights, 0, 1)
 
     def beam_search(params: Seq2SeqParams, src: Array, src_lengths: Array, max_length: int, beam_size: int = 4):
@@ -169,6 +179,11 @@ def seq2seq(
         (0 after ``eos_id``) and its total log-probability ``[B]``."""
         if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
             raise ValueError(f"beam_size must be a positive int; got {beam_size!r}.")
+        split = explicit_batch_spec(src.T, feature_dims=0)
+        if split is not None:  # an explicit-sharding mesh splits the rows: search on every device's copy
+            src, src_lengths = jax.sharding.reshard(src, P()), jax.sharding.reshard(src_lengths, P())
+            tokens, scores = beam_search(params, src, src_lengths, max_length, beam_size)
+            return shard_like_batch((tokens, scores), split)
         memory = encode(params, src, src_lengths)
         batch, k = src.shape[0], beam_size
         tile = lambda x: jnp.repeat(x, k, axis=0)  # noqa: E731  [B, ...] -> [B * K, ...]
@@ -196,7 +211,7 @@ def seq2seq(
             finished = jnp.take_along_axis(finished, parent, axis=1) | (token == eos_id)
             return (carry, token.reshape(-1), top, tokens, finished), None
 
-        init = (memory.carry, last, scores, tokens, finished)
+        init = decoder_start((memory.carry, last, scores, tokens, finished), params, src, src_lengths)
         (_, _, scores, tokens, _), _ = lax.scan(body, init, jnp.arange(max_length))
         return trim_after_eos(tokens[:, 0], eos_id), scores[:, 0]  # top_k sorts: beam 0 is the best
 

@@ -14,6 +14,19 @@ import json
 from conftest import ROOT
 from test_host_parallel import python
 
+SEQ2SEQ_CASES = r"""# The encoder-decoder: teacher forcing (differentiated), greedy and beam-search decoding.
+from seqjax.attention import additive
+from seqjax.seq2seq import seq2seq
+s2s = seq2seq(sj.cells.gru(H), source_vocab=V, target_vocab=V, embedding_dim=4, attention=additive(H))
+s2s_args = (ids.T, jnp.maximum(lengths, 1), ids.T[:, :4])
+compare("seq2seq/teacher", lambda p, s, l, t: jnp.sum(s2s.teacher_forcing(p, s, l, t)[0] ** 2), s2s.init(key),
+        s2s_args, (P("data"),) * 3)
+compare("seq2seq/greedy", lambda p, s, l, t: jnp.sum(s2s.greedy(p, s, l, 5)[0]).astype(jnp.float32), s2s.init(key),
+        s2s_args, (P("data"),) * 3)
+compare("seq2seq/beam", lambda p, s, l, t: jnp.sum(s2s.beam_search(p, s, l, 5, 3)[1]), s2s.init(key),
+        s2s_args, (P("data"),) * 3)
+"""  # pasted into both programs below, which define compare()
+
 CHECK_CODE = r"""
 import json
 from seqjax.train.sharding import use_host_cores
@@ -46,17 +59,19 @@ def compare(name, loss, params, args, specs):
     errors[name] = max(float(jnp.max(jnp.abs(a - b))) for a, b in zip(jax.tree.leaves(sharded), jax.tree.leaves(whole)))
 
 cells = {"lstm": sj.cells.lstm(H), "gru": sj.cells.gru(H), "elman": sj.cells.elman(H), "min_gru": sj.cells.min_gru(H)}
+# The LSTM's fused, plain and remat loops; the other cells' default loop (remat for none of them
+# at T = 6); each plain, and masked and reversed.
+choices = {"lstm": [(None, None), ("fused", None), ("scan", None), ("scan", True)]}
 for cname, cell in cells.items():
     params = cell.init(key, I)
-    for impl in ([None, "scan", "fused"] if cname == "lstm" else [None]):
-        for remat in ([None, True] if impl != "fused" and cname == "lstm" else [None]):
-            for masked, reverse in ((False, False), (True, True)):  # plain; masked and reversed
-                def loss(p, xs, lengths, impl=impl, remat=remat, masked=masked, reverse=reverse, cell=cell):
-                    carry, ys = sj.scan(cell, p, xs, lengths=lengths if masked else None, reverse=reverse,
-                                        implementation=impl, remat=remat)
-                    return jnp.sum(ys ** 2) + sum(jnp.sum(c ** 2) for c in jax.tree.leaves(carry))
-                compare(f"{cname}/{impl}/{remat}/{masked}/{reverse}", loss, params, (xs, lengths),
-                        (P(None, "data"), P("data")))
+    for impl, remat in choices.get(cname, [(None, None)]):
+        for masked, reverse in ((False, False), (True, True)):
+            def loss(p, xs, lengths, impl=impl, remat=remat, masked=masked, reverse=reverse, cell=cell):
+                carry, ys = sj.scan(cell, p, xs, lengths=lengths if masked else None, reverse=reverse,
+                                    implementation=impl, remat=remat)
+                return jnp.sum(ys ** 2) + sum(jnp.sum(c ** 2) for c in jax.tree.leaves(carry))
+            compare(f"{cname}/{impl}/{remat}/{masked}/{reverse}", loss, params, (xs, lengths),
+                    (P(None, "data"), P("data")))
 
 # The token path (the projected table) and a whole Flax classifier.
 V = 11
@@ -73,6 +88,8 @@ model = build_model(dict(kind="rnn", vocab_size=V, embedding_dim=4, cell="lstm",
 variables = model.init(key, ids.T)
 compare("classifier", lambda v, x: jnp.sum(model.apply(v, x) ** 2), variables, (ids.T,), (P("data"),))
 
+# {seq2seq cases}
+
 # Where the weights' gradient is summed: once after the loop, not once per step inside it
 # (an all-reduce per step made a two-device step 1.5x slower than one device).
 import re
@@ -88,16 +105,25 @@ for name, impl, remat in (("gru", None, None), ("lstm", "scan", True), ("lstm", 
         part.count("all-reduce(") for part in hlo.split("\n\n") if part.split(" ")[0].lstrip("%") in bodies)]
 print(json.dumps({"errors": errors, "failures": failures, "all_reduces": in_loops}))
 """
+CHECK_CODE = CHECK_CODE.replace("# {seq2seq cases}", SEQ2SEQ_CASES)
 
 
-def test_scan_in_users_shard_map_matches_one_device():
-    done = python(CHECK_CODE, "2")
+def run_matching(code: str, cases: int) -> dict:
+    """Runs ``code`` on two CPU devices; every one of its ``cases`` ran and matched one device."""
+    done = python(code, "2")
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["failures"] == {}
     errors = result["errors"]
-    assert len(errors) == 5 * 2 + 3 * 2 + 2 + 1  # lstm: 5 impl/remat, other cells: 1; x 2; tokens; model
+    assert len(errors) == cases, sorted(errors)
     assert max(errors.values()) < 1e-4, {k: v for k, v in errors.items() if v >= 1e-4}
+    return result
+
+
+def test_scan_in_users_shard_map_matches_one_device():
+    # lstm: 4 implementation / remat choices, the other cells 1; each plain and masked-reversed;
+    # two token paths; one model; seq2seq teacher forcing, greedy and beam search
+    result = run_matching(CHECK_CODE, cases=4 * 2 + 3 * 2 + 2 + 1 + 3)
     # [all-reduces in the program, of them inside a loop body]
     assert all(total >= 1 and in_loop == 0 for total, in_loop in result["all_reduces"].values()), result["all_reduces"]
 
@@ -151,6 +177,8 @@ model = build_model(dict(kind="rnn", vocab_size=V, embedding_dim=4, cell="lstm",
                          bidirectional=True, mask_zero=True))
 compare("classifier", lambda v, x: jnp.sum(model.apply(v, x) ** 2), model.init(key, ids.T), (ids.T,), (P("data"),))
 
+# {seq2seq cases}
+
 with jax.set_mesh(mesh):
     placed = jax.device_put(xs, NamedSharding(mesh, P(None, "data")))
     carry, ys = jax.jit(lambda p, xs: sj.scan(cells["lstm"], p, xs))(cells["lstm"].init(key, I), placed)
@@ -162,16 +190,12 @@ with jax.set_mesh(mesh):
         fused_error = str(err)
 print(json.dumps({"errors": errors, "failures": failures, "split": split_outputs, "fused_error": fused_error}))
 """
+EXPLICIT_CODE = EXPLICIT_CODE.replace("# {seq2seq cases}", SEQ2SEQ_CASES)
 
 
 def test_scan_under_an_explicit_sharding_mesh_matches_one_device():
-    done = python(EXPLICIT_CODE, "2")
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.splitlines()[-1])
-    assert result["failures"] == {}
-    errors = result["errors"]
-    assert len(errors) == 2 * 2 + 2 * 2 + 2 + 1  # lstm (default, scan) and two cells x 2; tokens; model
-    assert max(errors.values()) < 1e-4, {k: v for k, v in errors.items() if v >= 1e-4}
+    # lstm (default, scan) and two other cells, each plain and masked-reversed; tokens; model; seq2seq
+    result = run_matching(EXPLICIT_CODE, cases=2 * 2 + 2 * 2 + 2 + 1 + 3)
     # outputs and final carry stay split like the batch
     assert result["split"] == {"ys": [None, "data", None], "h": ["data", None]}
     # the fused LSTM, asked for by name, is refused with what to do instead
