@@ -23,8 +23,9 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 from jax import lax
-from jax.sharding import PartitionSpec
+from jax.sharding import NamedSharding, PartitionSpec
 
 
 def _aval(leaf: Any) -> Any:
@@ -76,6 +77,11 @@ def _spec(leaf: Any) -> tuple | None:
     return tuple(spec) + (None,) * (aval.ndim - len(spec))
 
 
+def _sharding(like: Any, spec: tuple) -> NamedSharding:
+    """``spec`` on the mesh ``like`` is typed with (no ``jax.set_mesh`` context needed)."""
+    return NamedSharding(jax.typeof(like).sharding.mesh, PartitionSpec(*spec))
+
+
 def explicit_batch_spec(xs: Any, feature_dims: int) -> tuple | None:
     """How an explicit-sharding mesh splits ``xs [T, *B, (F)]``'s batch dimensions (the
     spec entries of ``*B``; ``feature_dims`` trailing dimensions are not batch), or ``None``
@@ -87,15 +93,16 @@ def explicit_batch_spec(xs: Any, feature_dims: int) -> tuple | None:
     return batch if any(entry is not None for entry in batch) else None
 
 
-def shard_like_batch(carry: Any, batch_spec: tuple | None) -> Any:
+def shard_like_batch(carry: Any, batch_spec: tuple | None, like: Any) -> Any:
     """``carry`` (leaves ``[*B, H]``) resharded so its batch dimensions are split as
-    ``batch_spec`` says and its features are not (no-op when ``batch_spec`` is ``None``)."""
+    ``batch_spec`` says (on the mesh of ``like``, the array it came from) and its features
+    are not (no-op when ``batch_spec`` is ``None``)."""
     if batch_spec is None:
         return carry
 
     def reshard(leaf: Any) -> Any:
-        want = tuple(batch_spec) + (None,) * (leaf.ndim - len(batch_spec))
-        return leaf if _spec(leaf) == want else jax.sharding.reshard(leaf, PartitionSpec(*want))
+        want = tuple(batch_spec) + (None,) * (jnp.ndim(leaf) - len(batch_spec))
+        return leaf if _spec(leaf) == want else jax.sharding.reshard(leaf, _sharding(like, want))
 
     return jax.tree.map(reshard, carry)
 
@@ -104,10 +111,8 @@ def take_rows(table: Any, ids: Any) -> Any:
     """``jnp.take(table, ids, axis=0)`` (``[V, F]`` rows for ids ``[...]``; out-of-range ids
     give NaN rows), with the output split like ``ids`` under an explicit-sharding mesh, where
     JAX cannot infer a gather's output sharding by itself."""
-    import jax.numpy as jnp
-
     spec = _spec(ids)
     if spec is None or all(entry is None for entry in spec):
         return jnp.take(table, ids, axis=0)
-    out = PartitionSpec(*spec, *(None,) * (jnp.ndim(table) - 1))
+    out = _sharding(ids, spec + (None,) * (jnp.ndim(table) - 1))
     return jnp.asarray(table).at[ids].get(mode="fill", out_sharding=out)

@@ -194,7 +194,7 @@ def scan(
     # under an explicit-sharding mesh; inside shard_map carry, inputs and weights varying over
     # the same axes, so the weights' gradient is summed over the devices once, after the loop.
     batch_spec = explicit_batch_spec(xs, feature_dims=1)
-    carry = shard_like_batch(carry, batch_spec)
+    carry = shard_like_batch(carry, batch_spec, xs)
     params, xs, carry = vary((params, xs, carry), varying_axes(params, xs, carry, lengths))
 
     from seqjax import cudnn
@@ -387,7 +387,7 @@ def _scan_projected(cell: Cell, params: Any, table: Array, ids: Array, carry: An
         carry = cell.initial_carry(batch_shape, projected.dtype)
     else:
         _check_carry(cell, carry, batch_shape, projected.dtype)
-    carry = shard_like_batch(carry, explicit_batch_spec(ids, feature_dims=0))
+    carry = shard_like_batch(carry, explicit_batch_spec(ids, feature_dims=0), ids)
     carry = vary(carry, varying_axes(params, table, ids, carry, lengths))
     if lengths is not None:
         lengths = _check_lengths(lengths, num_steps, batch_shape)

@@ -26,7 +26,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import lax
-from jax.sharding import PartitionSpec as P
+from jax.sharding import NamedSharding, PartitionSpec as P
 
 from seqjax._mesh_types import explicit_batch_spec, shard_like_batch, take_rows, vary, varying_axes
 from seqjax.attention import Attention, length_mask
@@ -142,7 +142,7 @@ def seq2seq(
         """A decoding loop's first state (leaves ``[B, ...]`` or ``[B * K, ...]``) typed like the
         source on a mesh (``seqjax._mesh_types``): split like its rows under an explicit-sharding
         mesh, varying over the same axes inside ``shard_map``."""
-        state = shard_like_batch(state, explicit_batch_spec(src.T, feature_dims=0))
+        state = shard_like_batch(state, explicit_batch_spec(src.T, feature_dims=0), src)
         return vary(state, varying_axes(params, src, src_lengths, state))
 
     def teacher_forcing(params: Seq2SeqParams, src: Array, src_lengths: Array, targets: Array):
@@ -181,9 +181,10 @@ def seq2seq(
             raise ValueError(f"beam_size must be a positive int; got {beam_size!r}.")
         split = explicit_batch_spec(src.T, feature_dims=0)
         if split is not None:  # an explicit-sharding mesh splits the rows: search on every device's copy
-            src, src_lengths = jax.sharding.reshard(src, P()), jax.sharding.reshard(src_lengths, P())
+            replicated = NamedSharding(jax.typeof(src).sharding.mesh, P())
+            src, src_lengths = jax.sharding.reshard(src, replicated), jax.sharding.reshard(src_lengths, replicated)
             tokens, scores = beam_search(params, src, src_lengths, max_length, beam_size)
-            return shard_like_batch((tokens, scores), split)
+            return shard_like_batch((tokens, scores), split, src)
         memory = encode(params, src, src_lengths)
         batch, k = src.shape[0], beam_size
         tile = lambda x: jnp.repeat(x, k, axis=0)  # noqa: E731  [B, ...] -> [B * K, ...]

@@ -104,7 +104,8 @@ class Trainer:
       seed: shuffling and dropout seed.
       transform: example -> ``{"inputs", "label"}`` (the fitted encoder's ``encode``).
       vocab_size: checks ``inputs`` token ids against it when set.
-      mesh: the device mesh (:func:`seqjax.train.sharding.make_mesh`); all devices by default.
+      mesh: the device mesh, axes ``(data, model)`` (:func:`seqjax.train.sharding.make_mesh`;
+        explicit axes are used as ``Auto``); all devices by default.
       pad_batch: pad a batch that does not split evenly over the devices (masked rows)
         instead of refusing it.
       loss: ``"default"`` for the task, or ``"mse"`` / ``"mae"`` for regression.
@@ -116,7 +117,7 @@ class Trainer:
 
         self.task, self.batch_size, self.seed, self.transform = task, batch_size, seed, transform
         self.vocab_sizes = {"inputs": vocab_size} if vocab_size else None
-        self.mesh = mesh if mesh is not None else sharding.make_mesh()
+        self.mesh = sharding.trainer_mesh(mesh) if mesh is not None else sharding.make_mesh()
         self.step_rows = sharding.check_batch_size(batch_size, self.mesh, pad_batch)
         self._sharding = sharding
         self._per_device = self.mesh.shape[sharding.MODEL] == 1 and sharding.data_size(self.mesh) > 1

@@ -108,6 +108,23 @@ def make_mesh(model_axis: int = 1, devices: list | None = None) -> Mesh:
     return Mesh(grid, (DATA, MODEL))
 
 
+def trainer_mesh(mesh: Mesh) -> Mesh:
+    """``mesh`` checked for the ``(data, model)`` axes the trainer shards over, with every axis
+    ``Auto``: the trainer pins its shardings at ``jit`` and lets XLA place the collectives. An
+    ``Explicit`` axis (what ``jax.make_mesh`` builds by default) types every array by its
+    sharding, which the model-parallel losses' gathers do not spell out."""
+    if not isinstance(mesh, Mesh) or tuple(mesh.axis_names) != (DATA, MODEL):
+        names = getattr(mesh, "axis_names", None)
+        raise ValueError(
+            f"mesh must be a jax.sharding.Mesh with axes ('{DATA}', '{MODEL}'); got {type(mesh).__name__} with "
+            f"axes {names}. Build it with seqjax.train.sharding.make_mesh(model_axis, devices)."
+        )
+    auto = jax.sharding.AxisType.Auto
+    if all(kind == auto for kind in getattr(mesh, "axis_types", (auto,) * len(mesh.axis_names))):
+        return mesh
+    return Mesh(mesh.devices, mesh.axis_names, axis_types=(auto,) * len(mesh.axis_names))
+
+
 def data_size(mesh: Mesh) -> int:
     return mesh.shape[DATA]
 
