@@ -116,3 +116,12 @@ def take_rows(table: Any, ids: Any) -> Any:
         return jnp.take(table, ids, axis=0)
     out = _sharding(ids, spec + (None,) * (jnp.ndim(table) - 1))
     return jnp.asarray(table).at[ids].get(mode="fill", out_sharding=out)
+
+
+def like_inputs(state: Any, inputs: Any, feature_dims: int, *others: Any) -> Any:
+    """A loop's first ``state`` (leaves ``[*B, ...]``) typed like its ``inputs [T, *B, (F)]``:
+    split like their batch under an explicit-sharding mesh (:func:`shard_like_batch`), and
+    varying over every axis that ``inputs``, ``state`` or ``others`` vary over inside
+    ``shard_map`` (:func:`vary`)."""
+    state = shard_like_batch(state, explicit_batch_spec(inputs, feature_dims), inputs)
+    return vary(state, varying_axes(inputs, state, *others))

@@ -20,7 +20,7 @@ import numpy as np
 from jax import lax
 
 from seqjax import fused_lstm
-from seqjax._mesh_types import explicit_batch_spec, shard_like_batch, take_rows, vary, varying_axes
+from seqjax._mesh_types import explicit_batch_spec, like_inputs, take_rows, vary, varying_axes
 from seqjax.cells import Cell, input_size_of
 
 Array = jax.Array
@@ -190,12 +190,11 @@ def scan(
         carry = cell.initial_carry(batch_shape, dtype)
     else:
         _check_carry(cell, carry, batch_shape, dtype)
-    # The carry typed like the inputs on a mesh (seqjax._mesh_types): split like their batch
-    # under an explicit-sharding mesh; inside shard_map carry, inputs and weights varying over
-    # the same axes, so the weights' gradient is summed over the devices once, after the loop.
-    batch_spec = explicit_batch_spec(xs, feature_dims=1)
-    carry = shard_like_batch(carry, batch_spec, xs)
-    params, xs, carry = vary((params, xs, carry), varying_axes(params, xs, carry, lengths))
+    # The carry typed like the inputs on a mesh (seqjax._mesh_types); inside shard_map the
+    # weights and inputs vary over the same axes as the carry, so the weights' gradient is
+    # summed over the devices once, after the loop.
+    carry = like_inputs(carry, xs, 1, params, lengths)
+    params, xs = vary((params, xs), varying_axes(carry))
 
     from seqjax import cudnn
 
@@ -219,7 +218,8 @@ def scan(
     def step(c: Any, x: Array) -> tuple[Any, Array]:
         return cell.apply(params, c, x)
 
-    if _runs_fused(cell, params, remat, implementation, num_steps, carry, batch_spec is not None):
+    if _runs_fused(cell, params, remat, implementation, num_steps, carry,
+                   explicit_batch_spec(xs, feature_dims=1) is not None):
         return _run_fused(params, xs, carry, lengths, reverse, unroll)
     if _resolve_remat(remat, implementation, num_steps, carry):
         step = jax.checkpoint(step)
@@ -387,8 +387,7 @@ def _scan_projected(cell: Cell, params: Any, table: Array, ids: Array, carry: An
         carry = cell.initial_carry(batch_shape, projected.dtype)
     else:
         _check_carry(cell, carry, batch_shape, projected.dtype)
-    carry = shard_like_batch(carry, explicit_batch_spec(ids, feature_dims=0), ids)
-    carry = vary(carry, varying_axes(params, table, ids, carry, lengths))
+    carry = like_inputs(carry, ids, 0, params, table, lengths)
     if lengths is not None:
         lengths = _check_lengths(lengths, num_steps, batch_shape)
     flip = _time_flip(lengths)

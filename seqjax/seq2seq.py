@@ -28,7 +28,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from seqjax._mesh_types import explicit_batch_spec, shard_like_batch, take_rows, vary, varying_axes
+from seqjax._mesh_types import explicit_batch_spec, like_inputs, shard_like_batch, take_rows
 from seqjax.attention import Attention, length_mask
 from seqjax.cells import Cell
 from seqjax.recurrence import BidirectionalParams, bidirectional, init_bidirectional, output_size
@@ -138,13 +138,6 @@ def seq2seq(
         logits = jnp.concatenate([h, context], axis=-1) @ params.output_kernel + params.output_bias
         return carry, logits, weights
 
-    def decoder_start(state: Any, params: Seq2SeqParams, src: Array, src_lengths: Array) -> Any:
-        """A decoding loop's first state (leaves ``[B, ...]`` or ``[B * K, ...]``) typed like the
-        source on a mesh (``seqjax._mesh_types``): split like its rows under an explicit-sharding
-        mesh, varying over the same axes inside ``shard_map``."""
-        state = shard_like_batch(state, explicit_batch_spec(src.T, feature_dims=0), src)
-        return vary(state, varying_axes(params, src, src_lengths, state))
-
     def teacher_forcing(params: Seq2SeqParams, src: Array, src_lengths: Array, targets: Array):
         """Training logits ``[B, T, Vt]`` and weights ``[B, T, S]``, feeding the true previous token."""
         _check_ids("targets", targets)
@@ -170,7 +163,7 @@ def seq2seq(
             return (carry, token), (token, weights)
 
         start = jnp.full((src.shape[0],), bos_id, jnp.int32)
-        state = decoder_start((memory.carry, start), params, src, src_lengths)
+        state = like_inputs((memory.carry, start), src.T, 0, params, src_lengths)  # typed on a mesh
         _, (tokens, weights) = lax.scan(body, state, None, length=max_length)
         return trim_after_eos(tokens.T, eos_id), jnp.swapaxes(weights, 0, 1)
 
@@ -212,7 +205,7 @@ def seq2seq(
             finished = jnp.take_along_axis(finished, parent, axis=1) | (token == eos_id)
             return (carry, token.reshape(-1), top, tokens, finished), None
 
-        init = decoder_start((memory.carry, last, scores, tokens, finished), params, src, src_lengths)
+        init = like_inputs((memory.carry, last, scores, tokens, finished), src.T, 0, params, src_lengths)
         (_, _, scores, tokens, _), _ = lax.scan(body, init, jnp.arange(max_length))
         return trim_after_eos(tokens[:, 0], eos_id), scores[:, 0]  # top_k sorts: beam 0 is the best
 
