@@ -186,17 +186,19 @@ def _seqjax_model(cfg: BenchConfig, remat: bool | None = None, implementation: s
                             implementation=implementation))
 
 
-def training_mesh(cfg: BenchConfig):
-    """The mesh seqjax's trainer picks for this config (``sharding.training_devices``)."""
+def training_mesh(cfg: BenchConfig, pick: str = "training_devices"):
+    """The mesh seqjax's trainer picks for this config (``sharding.training_devices``, or
+    ``pick="inference_devices"`` for its evaluation)."""
     from seqjax.train import sharding
 
-    return sharding.make_mesh(1, sharding.training_devices(cfg.batch, (cfg.hidden,)))
+    return sharding.make_mesh(1, getattr(sharding, pick)(cfg.batch, (cfg.hidden,)))
 
 
 def bench_seqjax_trainer(cfg: BenchConfig, implementation: str | None = None) -> Prepared:
     """seqjax as its users train: the library's own train step (``make_train_step``,
-    sharded by :class:`~seqjax.train.fit.Trainer` over the devices it picks);
-    ``implementation="scan"`` for autodiff's backward instead of the fused LSTM."""
+    sharded by :class:`~seqjax.train.fit.Trainer` over the devices it picks), and the
+    forward pass on the devices its evaluation picks; ``implementation="scan"`` for
+    autodiff's backward instead of the fused LSTM."""
     from seqjax.train.fit import Trainer
     from seqjax.train.state import create_train_state
 
@@ -205,16 +207,21 @@ def bench_seqjax_trainer(cfg: BenchConfig, implementation: str | None = None) ->
     tx = _keras_optax(cfg.optimizer)
     task = "binary" if cfg.outputs == 1 else "multiclass"
     state = create_train_state(model, tx, jax.random.key(0), jnp.asarray(ids[:1]))
-    trainer = Trainer(model, tx, task, batch_size=cfg.batch, seed=0, transform=lambda x: x, mesh=training_mesh(cfg))
+    trainer = Trainer(model, tx, task, batch_size=cfg.batch, seed=0, transform=lambda x: x, mesh=training_mesh(cfg),
+                      eval_mesh=training_mesh(cfg, "inference_devices"))
     holder = [trainer.place(state)]
-    batch = trainer.device_batch({"inputs": ids, "label": labels})
+    host_batch = {"inputs": ids, "label": labels}
+    batch = trainer.device_batch(host_batch)
+    eval_inputs = trainer.device_batch(host_batch, evaluation=True)["inputs"]
+    # a copy through the host: the train step donates (deletes) the state it is given
+    eval_params = jax.device_put(jax.device_get(holder[0].params), trainer.eval_state_sharding.params)
     infer = jax.jit(lambda params, x: model.apply({"params": params}, x))
 
     def train_once():
         holder[0], metrics = trainer.step(holder[0], batch)
         jax.block_until_ready(metrics)
 
-    return _prepare(train_once, lambda: jax.block_until_ready(infer(holder[0].params, batch["inputs"])))
+    return _prepare(train_once, lambda: jax.block_until_ready(infer(eval_params, eval_inputs)))
 
 
 def bench_seqjax(cfg: BenchConfig, remat: bool | None = None) -> Prepared:
@@ -357,7 +364,8 @@ def run(configs: list[str], steps: int = 20, frameworks: tuple[str, ...] = FRAME
             row["infer_over_seqjax"] = round(row["infer_median_ms"] / base_infer, 2)
             row["infer_over_seqjax_rounds"] = round_ratios(row["infer_rounds_ms"], rows["seqjax"]["infer_rounds_ms"])
         entry = {"config": cfg._asdict(), "frameworks": rows,
-                 "seqjax_devices": int(training_mesh(cfg).devices.size)}
+                 "seqjax_devices": int(training_mesh(cfg).devices.size),
+                 "seqjax_eval_devices": int(training_mesh(cfg, "inference_devices").devices.size)}
         if cfg.name == "big-lstm":
             achieved = lstm_train_gflop(cfg) / (base / 1000)
             entry["seqjax_gflops"] = round(achieved, 1)
@@ -374,7 +382,9 @@ def format_table(report: dict) -> str:
     for key, entry in report["results"].items():
         for name, row in entry["frameworks"].items():
             if name in ("seqjax", "flax_dp"):
-                name = f"{name} ({entry.get('seqjax_devices', 1)} dev)"
+                train, infer = entry.get("seqjax_devices", 1), entry.get("seqjax_eval_devices")
+                inference = f", inference {infer}" if name == "seqjax" and infer not in (None, train) else ""
+                name = f"{name} ({train} dev{inference})"
             lines.append(f"| {key} {entry['config']['name']} | {name} | {row['first_step_s']} | {row['median_ms']} | "
                          f"{row['min_ms']} | {row['infer_median_ms']} | {row['seqs_per_s']} | "
                          f"{_ratio_cell(row, 'time_over_seqjax')} | {_ratio_cell(row, 'infer_over_seqjax')} |")

@@ -22,12 +22,14 @@ def python(code: str, cpu_devices: str) -> subprocess.CompletedProcess:
 
 DEVICES_CODE = """
 import json
-from seqjax.train.sharding import training_devices, use_host_cores
+from seqjax.train.sharding import inference_devices, training_devices, use_host_cores
 print(use_host_cores())
-cases = {"small": (128, (32,), False), "two_layers": (128, (32, 64), False), "wide": (64, (256,), False),
-         "few_rows": (20, (32,), False), "odd": (65, (32,), False), "odd_padded": (65, (32,), True),
-         "no_rnn": (128, (), False)}
-print(json.dumps({k: len(training_devices(*v)) for k, v in cases.items()}))
+cases = {"small": (128, (32,), False), "two_layers": (128, (32, 64), False), "few_rows": (20, (32,), False),
+         "odd": (65, (32,), False), "odd_padded": (65, (32,), True), "no_rnn": (128, (), False),
+         "small_big_batch": (4096, (32,), False), "h128": (64, (128,), False), "h192_64_rows": (128, (192,), False),
+         "big_lstm": (64, (256,), False), "h256_48_rows": (96, (256,), False), "h256_64_rows": (128, (256,), False),
+         "h512": (64, (512,), False), "mixed": (64, (32, 512), False)}
+print(json.dumps({k: [len(training_devices(*v)), len(inference_devices(*v))] for k, v in cases.items()}))
 """
 
 
@@ -36,15 +38,71 @@ def test_training_devices_follow_the_measured_rule():
     assert done.returncode == 0, done.stderr[-2000:]
     count, chosen = done.stdout.splitlines()[-2:]
     assert count == "2"
-    assert json.loads(chosen) == {"small": 2, "two_layers": 2, "wide": 1, "few_rows": 1, "odd": 1,
-                                  "odd_padded": 2, "no_rnn": 2}
+    # [training, inference]: hidden <= 64 splits both (32+ rows a device); above it training
+    # splits while rows * hidden**2 <= 2.4e6 and inference stays on one device
+    assert json.loads(chosen) == {
+        "small": [2, 2], "two_layers": [2, 2], "few_rows": [1, 1], "odd": [1, 1], "odd_padded": [2, 2],
+        "no_rnn": [2, 2], "small_big_batch": [2, 2], "h128": [2, 1], "h192_64_rows": [2, 1], "big_lstm": [2, 1],
+        "h256_48_rows": [1, 1], "h256_64_rows": [1, 1], "h512": [1, 1], "mixed": [1, 1]}
+
+
+EVAL_MESH_CODE = """
+import json
+from seqjax.train.sharding import make_mesh, use_host_cores
+use_host_cores()
+import jax, jax.numpy as jnp, numpy as np, optax
+from seqjax.data.pipeline import Subset
+from seqjax.models import build_model
+from seqjax.train.fit import Trainer
+from seqjax.train.state import create_train_state
+
+model = build_model(dict(kind="rnn", vocab_size=40, embedding_dim=8, cell="lstm", hidden_sizes=(8,), num_outputs=3))
+rng = np.random.default_rng(0)
+examples = [{"inputs": rng.integers(1, 40, 10).astype(np.int32), "label": np.int32(rng.integers(0, 3))}
+            for _ in range(37)]
+source = Subset(examples, np.arange(len(examples)))
+results = {}
+for name, eval_devices in [("same", None), ("one", 1)]:
+    tx = optax.adam(1e-2)
+    eval_mesh = None if eval_devices is None else make_mesh(1, jax.devices()[:eval_devices])
+    trainer = Trainer(model, tx, "multiclass", batch_size=8, seed=0, transform=lambda x: x, mesh=make_mesh(1),
+                      eval_mesh=eval_mesh)
+    state = trainer.place(create_train_state(model, tx, jax.random.key(0), jnp.zeros((1, 10), jnp.int32)))
+    batch = trainer.device_batch({"inputs": np.stack([e["inputs"] for e in examples[:8]]),
+                                  "label": np.array([e["label"] for e in examples[:8]])})
+    for _ in range(3):
+        state, _ = trainer.step(state, batch)
+    metrics, outs, labels = trainer.evaluate(state, source)
+    results[name] = {"metrics": metrics, "outs": outs.tolist(), "labels": labels.tolist(),
+                     "devices": sorted({d.id for d in jax.tree.leaves(trainer.eval_state_sharding)[0].device_set}),
+                     "train_devices": len(state.params["Dense_0"]["kernel"].sharding.device_set)}
+try:
+    Trainer(model, optax.adam(1e-2), "multiclass", batch_size=9, seed=0, transform=lambda x: x,
+            mesh=make_mesh(1, jax.devices()[:1]), eval_mesh=make_mesh(1))
+except ValueError as err:
+    results["error"] = str(err)
+print(json.dumps(results))
+"""
+
+
+def test_evaluation_runs_on_its_own_mesh():
+    done = python(EVAL_MESH_CODE, "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    res = json.loads(done.stdout.splitlines()[-1])
+    assert res["same"]["devices"] == [0, 1] and res["one"]["devices"] == [0]
+    assert res["same"]["train_devices"] == res["one"]["train_devices"] == 2
+    # the same trained weights, evaluated on one device instead of two: the same answers
+    np.testing.assert_allclose(res["one"]["outs"], res["same"]["outs"], rtol=1e-5, atol=1e-6)
+    assert res["one"]["labels"] == res["same"]["labels"] and len(res["one"]["labels"]) == 37
+    assert res["one"]["metrics"]["accuracy"] == res["same"]["metrics"]["accuracy"]
+    assert "eval_mesh's data axis (2 devices) must divide the step's 9 rows" in res["error"]
 
 
 def test_one_cpu_device_opts_out():
     done = python(DEVICES_CODE, "1")
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines()[-2] == "1"
-    assert set(json.loads(done.stdout.splitlines()[-1]).values()) == {1}
+    assert {tuple(v) for v in json.loads(done.stdout.splitlines()[-1]).values()} == {(1, 1)}
 
 
 @pytest.mark.parametrize("bad", ["zero", "0", "-2"])

@@ -217,6 +217,15 @@ def task_metrics(task: str, outputs: np.ndarray, labels: np.ndarray) -> dict:
     return metrics_lib.regression_metrics(labels, outputs)
 
 
+def _mesh(config: ml_collections.ConfigDict, pick_devices):
+    """The ``(data, model)`` mesh of ``config.mesh``; with no model axis, over the devices
+    ``pick_devices`` (:func:`~seqjax.train.sharding.training_devices` or
+    :func:`~seqjax.train.sharding.inference_devices`) chooses for the config's batch and layers."""
+    devices = None if config.mesh.model_axis > 1 else pick_devices(
+        config.batch_size, config.model.get("hidden_sizes", ()), config.mesh.pad_batch)
+    return sharding.make_mesh(config.mesh.model_axis, devices)
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *, force: bool = False) -> dict:
     """Trains ``config`` in ``workdir`` (resuming if it holds a checkpoint) and
     evaluates the final (or best) model on the test split. Returns ``metrics.json``.
@@ -262,15 +271,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
         EarlyStopping(es_cfg.monitor, es_cfg.patience, es_cfg.mode, es_cfg.restore_best) if es_cfg.enabled else None
     )
     checkpoints = _checkpoints(config, workdir)
-    devices = None if config.mesh.model_axis > 1 else sharding.training_devices(
-        config.batch_size, config.model.get("hidden_sizes", ()), config.mesh.pad_batch)
-    mesh = sharding.make_mesh(config.mesh.model_axis, devices)
+    mesh = _mesh(config, sharding.training_devices)
+    eval_mesh = _mesh(config, sharding.inference_devices)
     try:
         trainer = Trainer(
             model, tx, config.task, batch_size=config.batch_size, seed=config.seed,
             transform=_training_transform(config, encoder, splits.train),
             vocab_size=model.vocab_size,  # the embedding's rows: ids past them are refused, not clamped
-            mesh=mesh, pad_batch=config.mesh.pad_batch, loss=config.loss,
+            mesh=mesh, pad_batch=config.mesh.pad_batch, loss=config.loss, eval_mesh=eval_mesh,
         )
         state = trainer.place(state)
         restored = checkpoints.restore_latest(state)
@@ -296,6 +304,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
         {
             "devices": jax.device_count(),
             "mesh": sharding.describe(mesh),
+            "eval_mesh": sharding.describe(eval_mesh),
             "platform": jax.devices()[0].platform,
             "epochs_trained": len(next(iter(history.values()), [])),
             "best_epoch": early.best_epoch if early is not None else None,
@@ -358,7 +367,8 @@ def evaluate(workdir: str | Path) -> dict:
     run = load_run(workdir)
     splits = load_splits(run.config)
     trainer = Trainer(run.model, make_optimizer(run.config), run.config.task, batch_size=run.config.batch_size,
-                      seed=run.config.seed, transform=run.encoder.encode, loss=run.config.get("loss", "default"))
+                      seed=run.config.seed, transform=run.encoder.encode, loss=run.config.get("loss", "default"),
+                      mesh=_mesh(run.config, sharding.inference_devices), pad_batch=run.config.mesh.pad_batch)
     _, outs, labels = trainer.evaluate(run.state, splits.test)
     return task_metrics(run.config.task, outs, labels)
 

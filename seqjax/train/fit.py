@@ -78,6 +78,11 @@ def _epoch_metrics(totals: dict, prefix: str = "") -> dict[str, float]:
     return out
 
 
+def _without_optimizer(state: TrainState) -> TrainState:
+    """``state`` as evaluation needs it: the optimizer's moments are not copied to its devices."""
+    return state._replace(opt_state=())
+
+
 def shard_train_step(train_step: Callable, mesh) -> Callable:
     """Runs a ``make_train_step(..., data_axis="data")`` step once per device of
     ``mesh``'s ``data`` axis on that device's rows (``shard_map``); the state is
@@ -109,16 +114,27 @@ class Trainer:
       pad_batch: pad a batch that does not split evenly over the devices (masked rows)
         instead of refusing it.
       loss: ``"default"`` for the task, or ``"mse"`` / ``"mae"`` for regression.
+      eval_mesh: the mesh :meth:`evaluate` runs on, when forward-only evaluation is
+        faster on other devices than training (on CPU cores:
+        :func:`seqjax.train.sharding.inference_devices`); ``mesh`` by default. Its
+        ``data`` axis must divide the step's batch.
     """
 
     def __init__(self, model, tx, task: str, *, batch_size: int, seed: int, transform: Callable,
-                 vocab_size: int | None = None, mesh=None, pad_batch: bool = False, loss: str = "default"):
+                 vocab_size: int | None = None, mesh=None, pad_batch: bool = False, loss: str = "default",
+                 eval_mesh=None):
         from seqjax.train import sharding
 
         self.task, self.batch_size, self.seed, self.transform = task, batch_size, seed, transform
         self.vocab_sizes = {"inputs": vocab_size} if vocab_size else None
         self.mesh = sharding.trainer_mesh(mesh) if mesh is not None else sharding.make_mesh()
         self.step_rows = sharding.check_batch_size(batch_size, self.mesh, pad_batch)
+        self.eval_mesh = self.mesh if eval_mesh is None else sharding.trainer_mesh(eval_mesh)
+        if self.step_rows % sharding.data_size(self.eval_mesh):
+            raise ValueError(
+                f"eval_mesh's data axis ({sharding.data_size(self.eval_mesh)} devices) must divide the step's "
+                f"{self.step_rows} rows; pass a mesh over a divisor of it, or leave eval_mesh out to evaluate on mesh."
+            )
         self._sharding = sharding
         self._per_device = self.mesh.shape[sharding.MODEL] == 1 and sharding.data_size(self.mesh) > 1
         self._wait_each_step = self.mesh.devices.size > 1 and self.mesh.devices.flat[0].platform == "cpu"
@@ -126,7 +142,7 @@ class Trainer:
                                               data_axis=sharding.DATA if self._per_device else None)
         self._eval_step_fn = make_eval_step(model, task, loss)
         self._train_step = self._eval_step = None
-        self.state_sharding = None
+        self.state_sharding = self.eval_state_sharding = None
 
     def place(self, state: TrainState) -> TrainState:
         """Puts ``state`` on the mesh and compiles the steps for its shardings."""
@@ -142,15 +158,18 @@ class Trainer:
 
         self._train_step = jax.jit(step, in_shardings=(self.state_sharding, batch_sh),
                                    out_shardings=(self.state_sharding, replicated), donate_argnums=0)
-        self._eval_step = jax.jit(self._eval_step_fn, in_shardings=(self.state_sharding, batch_sh),
-                                  out_shardings=replicated)
+        self.eval_state_sharding = self._sharding.state_shardings(_without_optimizer(state), self.eval_mesh)
+        self._eval_step = jax.jit(
+            self._eval_step_fn, in_shardings=(self.eval_state_sharding, self._sharding.batch_sharding(self.eval_mesh)),
+            out_shardings=self._sharding.NamedSharding(self.eval_mesh, self._sharding.P()))
         return state
 
-    def device_batch(self, batch: dict) -> dict:
+    def device_batch(self, batch: dict, *, evaluation: bool = False) -> dict:
         """A host batch (``{"inputs", "label"[, "weight"]}`` NumPy arrays, this process's
-        rows) padded to the step's shape and placed on the mesh."""
+        rows) padded to the step's shape and placed on the mesh (``eval_mesh`` for
+        ``evaluation``)."""
         local_rows = self.step_rows // jax.process_count()
-        return self._sharding.global_batch(pad_batch(batch, local_rows), self.mesh)
+        return self._sharding.global_batch(pad_batch(batch, local_rows), self.eval_mesh if evaluation else self.mesh)
 
     def step(self, state: TrainState, batch: dict) -> tuple[TrainState, dict]:
         """One compiled train step on a :meth:`device_batch` (``state`` from :meth:`place`).
@@ -206,10 +225,12 @@ class Trainer:
 
     def evaluate(self, state: TrainState, source, *, prefix: str = "") -> tuple[dict[str, float], np.ndarray, np.ndarray]:
         """``(metrics, outputs, labels)`` over ``source`` in order, dropout off."""
-        state = self.place(state) if self._eval_step is None else jax.device_put(state, self.state_sharding)
+        if self._eval_step is None:
+            state = self.place(state)
+        state = jax.device_put(_without_optimizer(state), self.eval_state_sharding)
         totals, outs, labels = None, [], []
         for batch in self._batches(source, epoch=0, shuffle=False):
-            metrics, out, label, weight = self._eval_step(state, self.device_batch(batch))
+            metrics, out, label, weight = self._eval_step(state, self.device_batch(batch, evaluation=True))
             totals = _summed(totals, metrics)
             real = np.asarray(weight) > 0
             outs.append(np.asarray(out)[real])

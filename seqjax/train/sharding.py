@@ -39,12 +39,21 @@ def initialize_distributed(coordinator: str = "", num_processes: int = 0, proces
     return True
 
 
-# Measured in docs/BENCHMARKS.md (2 CPU cores): XLA:CPU runs a recurrent scan on one
-# thread, so one device per core with the batch split over them trained the small course
-# models 1.4-1.9x faster (64-75 rows per device); at 32 rows per device it gained 15%, at
-# 16 rows 7% (noise level); at hidden size 256, where XLA's big matmuls already use every
-# core, the split was 7% slower.
+# Measured in docs/BENCHMARKS.md (2 CPU cores, one process, the trainer's step on one
+# device against two): XLA:CPU runs a recurrent scan on one thread, so one device per core
+# with the batch split over them trained the small course models 1.4-1.9x faster (64-75
+# rows per device) and LSTMs of hidden size <= 64 faster at every batch measured (up to
+# 2,048 rows per device, 1.7-1.9x); at 32 rows per device it gained 15%, at 16 rows 7%
+# (noise level). Above hidden size 64 the split paid while each device's share of the
+# recurrent matmul stayed small, ``rows * hidden**2`` up to 2.4e6 (hidden 128: 1.12-1.35x
+# at 32-128 rows; 192: 1.3-1.6x at 32-64 rows; 256: 1.04-1.06x at 32 rows), and lost
+# beyond it, where XLA's matmuls already spread over the cores and the two devices' matmuls
+# contend for them (hidden 256 at 48 and 64 rows: 0.83x and 0.78x; 192 at 128 rows 0.97x;
+# 512 at 32 rows 0.85x). Forward-only inference gained from the split at hidden size <= 64
+# (1.0-2.8x) and was mixed above it (hidden 256 at 32 rows 0.85x), so evaluation splits only
+# there (``inference_devices``).
 HOST_PARALLEL_MAX_HIDDEN = 64
+HOST_PARALLEL_MAX_WORK = 2_400_000
 HOST_PARALLEL_MIN_ROWS = 32
 CPU_DEVICES_ENV = "SEQJAX_CPU_DEVICES"
 
@@ -78,22 +87,36 @@ def training_devices(batch_size: int, hidden_sizes: Any = (), pad_batch: bool = 
     """The devices the trainer's ``data`` axis spans by default.
 
     All of them, except on a single CPU host whose cores :func:`use_host_cores` made
-    into devices (``jax_num_cpu_devices`` > 1): there, the CPU devices where the split
-    was measured to pay (recurrent layers of hidden size <= 64 and at least 32 rows of
-    the batch per device), else one, and no more than divide ``batch_size`` evenly
-    (unless ``pad_batch``). Devices asked for otherwise (accelerators, several
-    processes, ``--xla_force_host_platform_device_count``) are all used.
+    into devices (``jax_num_cpu_devices`` > 1): there, as many CPU devices as the split
+    was measured to pay for (at least 32 rows of the batch per device, and every recurrent
+    layer of hidden size <= 64 or with ``rows_per_device * hidden**2 <= 2.4e6``), else one,
+    and no more than divide ``batch_size`` evenly (unless ``pad_batch``). Devices asked
+    for otherwise (accelerators, several processes, ``--xla_force_host_platform_device_count``)
+    are all used.
     """
+    return _host_split(batch_size, hidden_sizes, pad_batch, HOST_PARALLEL_MAX_WORK)
+
+
+def inference_devices(batch_size: int, hidden_sizes: Any = (), pad_batch: bool = False) -> list:
+    """The devices forward-only evaluation spans by default: as :func:`training_devices`,
+    but on a single CPU host the batch is split only while every recurrent layer has hidden
+    size <= 64 (where the forward pass was measured to gain from it)."""
+    return _host_split(batch_size, hidden_sizes, pad_batch, 0)
+
+
+def _host_split(batch_size: int, hidden_sizes: Any, pad_batch: bool, max_work: int) -> list:
     devices = jax.devices()
     host_cores = jax.config.jax_num_cpu_devices > 1
     if jax.process_count() > 1 or devices[0].platform != "cpu" or not host_cores:
         return devices
-    if any(int(h) > HOST_PARALLEL_MAX_HIDDEN for h in hidden_sizes or ()):
-        return devices[:1]
+    wide = [int(h) for h in hidden_sizes or () if int(h) > HOST_PARALLEL_MAX_HIDDEN]
+
+    def pays(count: int) -> bool:
+        rows = -(-batch_size // count)
+        return all(rows * h * h <= max_work for h in wide) and (pad_batch or batch_size % count == 0)
+
     count = max(1, min(len(devices), batch_size // HOST_PARALLEL_MIN_ROWS))
-    if not pad_batch:
-        count = max(n for n in range(1, count + 1) if batch_size % n == 0)
-    return devices[:count]
+    return devices[:max(n for n in range(1, count + 1) if n == 1 or pays(n))]
 
 
 def make_mesh(model_axis: int = 1, devices: list | None = None) -> Mesh:
