@@ -48,8 +48,8 @@ def initialize_distributed(coordinator: str = "", num_processes: int = 0, proces
 # recurrent matmul stayed small, ``rows * hidden**2`` up to 2.4e6 (hidden 128: 1.12-1.35x
 # at 32-128 rows; 192: 1.3-1.6x at 32-64 rows; 256: 1.04-1.06x at 32 rows), and lost
 # beyond it, where XLA's matmuls already spread over the cores and the two devices' matmuls
-# contend for them (hidden 256 at 48 and 64 rows: 0.83x and 0.78x; 192 at 128 rows 0.97x;
-# 512 at 32 rows 0.85x). Forward-only inference gained from the split at hidden size <= 64
+# contend for them (hidden 256 at 48 and 64 rows: 0.83x and 0.78-0.87x; 192 at 128 rows 0.97x;
+# 512 at 32 rows 0.85x; all with two devices, the most this machine has). Forward-only inference gained from the split at hidden size <= 64
 # (1.0-2.8x) and was mixed above it (hidden 256 at 32 rows 0.85x), so evaluation splits only
 # there (``inference_devices``).
 HOST_PARALLEL_MAX_HIDDEN = 64
