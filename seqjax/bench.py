@@ -186,12 +186,13 @@ def _seqjax_model(cfg: BenchConfig, remat: bool | None = None, implementation: s
                             implementation=implementation))
 
 
-def training_mesh(cfg: BenchConfig, pick: str = "training_devices"):
+def training_mesh(cfg: BenchConfig, evaluation: bool = False):
     """The mesh seqjax's trainer picks for this config (``sharding.training_devices``, or
-    ``pick="inference_devices"`` for its evaluation)."""
+    ``sharding.inference_devices`` for its ``evaluation``)."""
     from seqjax.train import sharding
 
-    return sharding.make_mesh(1, getattr(sharding, pick)(cfg.batch, (cfg.hidden,)))
+    pick = sharding.inference_devices if evaluation else sharding.training_devices
+    return sharding.make_mesh(1, pick(cfg.batch, (cfg.hidden,)))
 
 
 def bench_seqjax_trainer(cfg: BenchConfig, implementation: str | None = None) -> Prepared:
@@ -208,7 +209,7 @@ def bench_seqjax_trainer(cfg: BenchConfig, implementation: str | None = None) ->
     task = "binary" if cfg.outputs == 1 else "multiclass"
     state = create_train_state(model, tx, jax.random.key(0), jnp.asarray(ids[:1]))
     trainer = Trainer(model, tx, task, batch_size=cfg.batch, seed=0, transform=lambda x: x, mesh=training_mesh(cfg),
-                      eval_mesh=training_mesh(cfg, "inference_devices"))
+                      eval_mesh=training_mesh(cfg, evaluation=True))
     holder = [trainer.place(state)]
     host_batch = {"inputs": ids, "label": labels}
     batch = trainer.device_batch(host_batch)
@@ -365,7 +366,7 @@ def run(configs: list[str], steps: int = 20, frameworks: tuple[str, ...] = FRAME
             row["infer_over_seqjax_rounds"] = round_ratios(row["infer_rounds_ms"], rows["seqjax"]["infer_rounds_ms"])
         entry = {"config": cfg._asdict(), "frameworks": rows,
                  "seqjax_devices": int(training_mesh(cfg).devices.size),
-                 "seqjax_eval_devices": int(training_mesh(cfg, "inference_devices").devices.size)}
+                 "seqjax_eval_devices": int(training_mesh(cfg, evaluation=True).devices.size)}
         if cfg.name == "big-lstm":
             achieved = lstm_train_gflop(cfg) / (base / 1000)
             entry["seqjax_gflops"] = round(achieved, 1)

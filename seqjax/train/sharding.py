@@ -46,12 +46,13 @@ def initialize_distributed(coordinator: str = "", num_processes: int = 0, proces
 # 2,048 rows per device, 1.7-1.9x); at 32 rows per device it gained 15%, at 16 rows 7%
 # (noise level). Above hidden size 64 the split paid while each device's share of the
 # recurrent matmul stayed small, ``rows * hidden**2`` up to 2.4e6 (hidden 128: 1.12-1.35x
-# at 32-128 rows; 192: 1.3-1.6x at 32-64 rows; 256: 1.04-1.06x at 32 rows), and lost
+# at 32-128 rows; 192: 1.3-1.6x at 32-64 rows; 256: 1.02-1.06x at 32 rows), and lost
 # beyond it, where XLA's matmuls already spread over the cores and the two devices' matmuls
-# contend for them (hidden 256 at 48 and 64 rows: 0.83x and 0.78-0.87x; 192 at 128 rows 0.97x;
-# 512 at 32 rows 0.85x; all with two devices, the most this machine has). Forward-only inference gained from the split at hidden size <= 64
-# (1.0-2.8x) and was mixed above it (hidden 256 at 32 rows 0.85x), so evaluation splits only
-# there (``inference_devices``).
+# contend for them (hidden 256 at 48 and 64 rows: 0.83x and 0.78-0.87x; 192 at 128 rows
+# 0.97x; 512 at 32 rows 0.85x; all with two devices, the most this machine has).
+# Forward-only inference gained from the split at hidden size <= 64 (1.0-2.8x) and was
+# mixed above it (hidden 256 at 32 rows 0.85x), so evaluation splits only there
+# (``inference_devices``: no work allowance for wider layers).
 HOST_PARALLEL_MAX_HIDDEN = 64
 HOST_PARALLEL_MAX_WORK = 2_400_000
 HOST_PARALLEL_MIN_ROWS = 32
