@@ -138,6 +138,38 @@ def test_split_over_host_cores_trains_like_one_device(tmp_path, data_dir):
     assert split["accuracy"] == pytest.approx(single["accuracy"], abs=1e-6)
 
 
+ONE_ALL_REDUCE_CODE = """
+import json, re
+import jax, jax.numpy as jnp, numpy as np, optax
+from seqjax.train.sharding import make_mesh, use_host_cores
+use_host_cores()
+from seqjax.models import build_model
+from seqjax.train.fit import Trainer
+from seqjax.train.state import create_train_state
+model = build_model(dict(kind="rnn", vocab_size=2000, embedding_dim=16, cell="lstm", hidden_sizes=(32,), num_outputs=2))
+rng = np.random.default_rng(0)
+ids, labels = rng.integers(1, 2000, (64, 12)).astype(np.int32), rng.integers(0, 2, 64).astype(np.int32)
+tx = optax.adam(1e-3)
+state = create_train_state(model, tx, jax.random.key(0), jnp.asarray(ids[:1]))
+trainer = Trainer(model, tx, "multiclass", batch_size=64, seed=0, transform=lambda x: x, mesh=make_mesh(1, jax.devices()))
+state, batch = trainer.place(state), trainer.device_batch({"inputs": ids, "label": labels})
+state, metrics = trainer.step(state, batch)
+hlo = trainer._train_step.lower(state, batch).compile().as_text()
+reduces = [line for line in hlo.splitlines() if re.search(r"= [^=]*all-reduce\\(", line)]
+operands = [line.split("all-reduce(", 1)[1].split(")", 1)[0].count("%") for line in reduces]
+print(json.dumps({"all_reduces": operands, "count": float(metrics["count"])}))
+"""
+
+
+def test_a_two_device_step_sums_over_the_devices_once_in_two_buffers():
+    # one all-reduce a step: the embedding's 32,000-float gradient on its own, every other
+    # gradient and the metrics packed into one vector (seqjax.train.collectives)
+    done = python(ONE_ALL_REDUCE_CODE, "2")
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result == {"all_reduces": [2], "count": 64.0}
+
+
 QUEUED_STEPS_CODE = """
 import jax, jax.numpy as jnp, numpy as np, optax
 from seqjax.train.sharding import make_mesh, use_host_cores

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from seqjax.train.collectives import psum_packed
 from seqjax.train.state import TrainState, variables_of
 
 TASKS = ("binary", "multiclass", "regression")
@@ -66,36 +67,41 @@ def make_train_step(model: Any, tx: optax.GradientTransformation, task: str, los
     dropout key (the loop derives it with ``fold_in``).
 
     With ``data_axis`` the step is written for one device's rows inside ``shard_map``
-    (:func:`seqjax.train.fit.shard_train_step`): the loss is normalised by the global
-    weight and the gradients and metrics are summed over ``data_axis`` once, after
-    the whole backward pass. (Left to the SPMD partitioner, the gradient of a
-    ``lax.scan`` was all-reduced inside the loop, once per time step: 110 of 120 ms.)
+    (:func:`seqjax.train.fit.shard_train_step`): each device differentiates its rows'
+    weighted loss sum, and the gradients and metrics (the weight among them) are summed
+    over ``data_axis`` in one all-reduce after the whole backward pass, its small leaves
+    packed into one buffer (:func:`seqjax.train.collectives.psum_packed`); the summed
+    gradients are then divided by the summed weight. That is the gradient of the global
+    weighted mean up to float rounding, with one rendezvous of the devices a step where a
+    ``psum`` of the weight before the forward pass made two. (Left to the SPMD partitioner,
+    the gradient of a ``lax.scan`` was all-reduced inside the loop, once per time step: 110
+    of 120 ms.)
     """
 
     def train_step(state: TrainState, batch: dict, key: jax.Array):
-        total = _sum_over(jnp.sum(batch["weight"]), data_axis)
+        weight = batch["weight"]
+        # one device: the weighted mean; per device inside shard_map: the weighted sum,
+        # divided by the summed weight after the all-reduce
+        local_total = 1.0 if data_axis else jnp.maximum(jnp.sum(weight), 1.0)
 
         def loss_fn(params):
             logits = model.apply(
                 {"params": params, **state.frozen}, batch["inputs"], deterministic=False, rngs={"dropout": key}
             )
             losses = per_example_loss(task, logits, batch["label"], loss)
-            mean = jnp.sum(losses * batch["weight"]) / jnp.maximum(total, 1.0)
-            return mean, (logits, losses)
+            return jnp.sum(losses * weight) / local_total, (logits, losses)
 
         (_, (logits, losses)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-        grads = _sum_over(grads, data_axis)
+        metrics = _batch_metrics(task, logits, batch, losses)
+        if data_axis:
+            grads, metrics = psum_packed((grads, metrics), data_axis)
+            total = jnp.maximum(metrics["count"], 1.0)
+            grads = jax.tree.map(lambda g: g / total, grads)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        new_state = TrainState(state.step + 1, params, state.frozen, opt_state)
-        return new_state, _sum_over(_batch_metrics(task, logits, batch, losses), data_axis)
+        return TrainState(state.step + 1, params, state.frozen, opt_state), metrics
 
     return train_step
-
-
-def _sum_over(tree: Any, axis: str | None) -> Any:
-    """``tree`` summed over the mapped ``axis`` (identity without one)."""
-    return tree if axis is None else jax.lax.psum(tree, axis)
 
 
 def make_eval_step(model: Any, task: str, loss: str = "default") -> Callable:
