@@ -138,21 +138,25 @@ def test_split_over_host_cores_trains_like_one_device(tmp_path, data_dir):
     assert split["accuracy"] == pytest.approx(single["accuracy"], abs=1e-6)
 
 
-ONE_ALL_REDUCE_CODE = """
+SMALL_TRAINER_CODE = """
 import json, re
 import jax, jax.numpy as jnp, numpy as np, optax
 from seqjax.train.sharding import make_mesh, use_host_cores
-use_host_cores()
+print(use_host_cores())
 from seqjax.models import build_model
 from seqjax.train.fit import Trainer
 from seqjax.train.state import create_train_state
-model = build_model(dict(kind="rnn", vocab_size=2000, embedding_dim=16, cell="lstm", hidden_sizes=(32,), num_outputs=2))
+vocab, rows, length = {vocab}, {rows}, {length}
+model = build_model(dict(kind="rnn", vocab_size=vocab, embedding_dim=16, cell="lstm", hidden_sizes=(32,), num_outputs=2))
 rng = np.random.default_rng(0)
-ids, labels = rng.integers(1, 2000, (64, 12)).astype(np.int32), rng.integers(0, 2, 64).astype(np.int32)
+ids, labels = rng.integers(1, vocab, (rows, length)).astype(np.int32), rng.integers(0, 2, rows).astype(np.int32)
 tx = optax.adam(1e-3)
 state = create_train_state(model, tx, jax.random.key(0), jnp.asarray(ids[:1]))
-trainer = Trainer(model, tx, "multiclass", batch_size=64, seed=0, transform=lambda x: x, mesh=make_mesh(1, jax.devices()))
-state, batch = trainer.place(state), trainer.device_batch({"inputs": ids, "label": labels})
+trainer = Trainer(model, tx, "multiclass", batch_size=rows, seed=0, transform=lambda x: x, mesh=make_mesh(1, jax.devices()))
+state, batch = trainer.place(state), trainer.device_batch({{"inputs": ids, "label": labels}})
+"""
+
+ONE_ALL_REDUCE_CODE = SMALL_TRAINER_CODE.format(vocab=2000, rows=64, length=12) + """
 state, metrics = trainer.step(state, batch)
 hlo = trainer._train_step.lower(state, batch).compile().as_text()
 reduces = [line for line in hlo.splitlines() if re.search(r"= [^=]*all-reduce\\(", line)]
@@ -170,20 +174,7 @@ def test_a_two_device_step_sums_over_the_devices_once_in_two_buffers():
     assert result == {"all_reduces": [2], "count": 64.0}
 
 
-QUEUED_STEPS_CODE = """
-import jax, jax.numpy as jnp, numpy as np, optax
-from seqjax.train.sharding import make_mesh, use_host_cores
-print(use_host_cores())
-from seqjax.models import build_model
-from seqjax.train.fit import Trainer
-from seqjax.train.state import create_train_state
-model = build_model(dict(kind="rnn", vocab_size=500, embedding_dim=16, cell="lstm", hidden_sizes=(32,), num_outputs=2))
-rng = np.random.default_rng(0)
-ids, labels = rng.integers(1, 500, (128, 40)).astype(np.int32), rng.integers(0, 2, 128).astype(np.int32)
-tx = optax.adam(1e-3)
-state = create_train_state(model, tx, jax.random.key(0), jnp.asarray(ids[:1]))
-trainer = Trainer(model, tx, "multiclass", batch_size=128, seed=0, transform=lambda x: x, mesh=make_mesh(1, jax.devices()))
-state, batch = trainer.place(state), trainer.device_batch({"inputs": ids, "label": labels})
+QUEUED_STEPS_CODE = SMALL_TRAINER_CODE.format(vocab=500, rows=128, length=40) + """
 for _ in range(300):  # no result read in the loop
     state, metrics = trainer.step(state, batch)
 print(int(state.step), float(metrics["loss_sum"]) / float(metrics["count"]))
