@@ -96,7 +96,7 @@ def make_train_step(model: Any, tx: optax.GradientTransformation, task: str, los
         if data_axis:
             grads, metrics = psum_packed((grads, metrics), data_axis)
             total = jnp.maximum(metrics["count"], 1.0)
-            grads = jax.tree.map(lambda g: g / total, grads)
+            grads = jax.tree.map(lambda g: (g / total).astype(g.dtype), grads)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         return TrainState(state.step + 1, params, state.frozen, opt_state), metrics
