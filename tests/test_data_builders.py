@@ -211,6 +211,23 @@ def test_prepared_files_are_reused(tmp_path):
     assert [p.stat().st_mtime_ns for p in files] == stamps
 
 
+def test_an_unprepared_builder_asks_no_metadata_bucket_and_leaves_no_temp_dir(tmp_path, monkeypatch):
+    import tempfile
+
+    from tensorflow_datasets.core.utils import gcs_utils
+
+    def no_bucket(*args, **kwargs):
+        raise AssertionError("a seqjax builder looked up TFDS's GCS metadata bucket")
+
+    monkeypatch.setattr(gcs_utils, "gcs_dataset_info_files", no_bucket)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    built = sjd.builder("shape_curves", data_dir=str(tmp_path / "data"), num_train=9, num_test=3)
+    assert built.info.splits["train"].num_examples == 9  # the info of what it generated
+    assert list(scratch.iterdir()) == []
+
+
 # --- errors ---------------------------------------------------------------------------
 
 

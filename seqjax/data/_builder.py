@@ -36,6 +36,22 @@ def default_data_dir() -> str:
     return os.environ.get(DATA_DIR_ENV) or str(Path("~/seqjax_datasets").expanduser())
 
 
+class LocalDatasetInfo(tfds.core.DatasetInfo):
+    """A ``DatasetInfo`` that only ever describes what this builder itself generated.
+
+    tensorflow-datasets fills an unprepared builder's info from its GCS bucket of
+    precomputed metadata (``initialize_from_bucket``), looked up by the builder's name. Some
+    seqjax builders share a name with a TFDS catalogue data set (``imdb_reviews``), whose
+    splits and counts are not theirs; and the lookup made a ``/tmp/tmp*tfds`` directory it
+    never removed, once per builder built before its data was prepared. seqjax builders read
+    local files (or their upstream address), so there is nothing to fetch: the info is the
+    code's until ``download_and_prepare`` writes the real one.
+    """
+
+    def initialize_from_bucket(self) -> None:
+        return None
+
+
 class SourceFile(NamedTuple):
     """A raw file a builder reads.
 
@@ -90,7 +106,7 @@ class Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
     def _make_info(self, **kwargs: Any) -> tfds.core.DatasetInfo:
         """``DatasetInfo`` with shuffling off: splits read in generation order."""
-        return tfds.core.DatasetInfo(builder=self, disable_shuffling=True, **kwargs)
+        return LocalDatasetInfo(builder=self, disable_shuffling=True, **kwargs)
 
     def _split_generators(self, dl_manager):
         """Default: one source file per split, keyed by the split's name in ``SOURCES``."""
