@@ -52,9 +52,6 @@ def psum_packed(tree: Any, axis_name: str, max_size: int = PACK_MAX_SIZE) -> Any
         else:
             groups.setdefault(leaf.dtype, []).append(i)
     for indices in groups.values():
-        if len(indices) == 1:
-            summed[indices[0]] = jax.lax.psum(leaves[indices[0]], axis_name)
-            continue
         vector = jax.lax.psum(jnp.concatenate([leaves[i].ravel() for i in indices]), axis_name)
         offset = 0
         for i in indices:

@@ -80,16 +80,16 @@ def make_train_step(model: Any, tx: optax.GradientTransformation, task: str, los
 
     def train_step(state: TrainState, batch: dict, key: jax.Array):
         weight = batch["weight"]
-        # one device: the weighted mean; per device inside shard_map: the weighted sum,
-        # divided by the summed weight after the all-reduce
-        local_total = 1.0 if data_axis else jnp.maximum(jnp.sum(weight), 1.0)
 
         def loss_fn(params):
             logits = model.apply(
                 {"params": params, **state.frozen}, batch["inputs"], deterministic=False, rngs={"dropout": key}
             )
             losses = per_example_loss(task, logits, batch["label"], loss)
-            return jnp.sum(losses * weight) / local_total, (logits, losses)
+            weighted = jnp.sum(losses * weight)
+            # one device: the weighted mean; inside shard_map: this device's weighted sum,
+            # divided by the summed weight after the all-reduce
+            return (weighted if data_axis else weighted / jnp.maximum(jnp.sum(weight), 1.0)), (logits, losses)
 
         (_, (logits, losses)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
         metrics = _batch_metrics(task, logits, batch, losses)
