@@ -6,9 +6,9 @@ is one all-reduce of every leaf: 8 buffers for the SST LSTM (embedding, LSTM ker
 recurrent kernel and bias, dense kernel and bias, two metrics), so 8 rendezvous a step.
 :func:`psum_packed` sends the small leaves as one vector per dtype and the large ones on
 their own: 2 buffers there. The trainer's two-device step sums with it once a step
-(:func:`seqjax.train.steps.make_train_step`); on 2 CPU cores that step is 0-3% faster at
-the SST LSTM's shape, 2.7% at IMDB's LSTM and 1.7% at its GRU, and a tie at LSTM(256)
-(docs/BENCHMARKS.md).
+(:func:`seqjax.train.steps.make_train_step`); on 2 CPU cores that step's median moved by
+0.99-1.03x at the SST LSTM's shape (seven interleaved runs, about 1% faster), 2.7% at IMDB's
+LSTM and 1.7% at its GRU (one run each), and tied at LSTM(256) (docs/BENCHMARKS.md).
 
 Large leaves are not packed: XLA:CPU emits the concatenation of large raveled arrays
 slowly (162,722 floats in 4.1 ms on one core, against 0.07 ms to copy them), which made the
