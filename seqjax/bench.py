@@ -87,16 +87,28 @@ def _prepare(train_once: Callable[[], None], infer_once: Callable[[], None]) -> 
     return Prepared(first, train_once, infer_once)
 
 
-def time_interleaved(prepared: dict[str, Prepared], steps: int, rounds: int = 5) -> dict[str, Timing]:
+SETTLE_S = 0.05
+"""Seconds of quiet before each framework's turn. PyTorch's OpenMP worker (libgomp's default
+wait policy) spins for about 15 ms after PyTorch's last operation: without the pause the
+first two steps of the next turn ran beside it (SST LSTM, the seqjax step after a PyTorch
+turn, medians by position in the turn: 10.97 and 6.78 ms, against 6.36 and 5.5 after a
+50 ms pause; docs/BENCHMARKS.md)."""
+
+
+def time_interleaved(prepared: dict[str, Prepared], steps: int, rounds: int = 5,
+                     settle_s: float = SETTLE_S) -> dict[str, Timing]:
     """Times every prepared framework in ``rounds`` round-robin turns of ``steps / rounds``
     train steps (and as many inferences) each, so a slow spell of this shared machine
     falls on every row alike; medians over all of a row's steps, and each turn's median
-    (:func:`round_ratios` compares rows turn by turn)."""
+    (:func:`round_ratios` compares rows turn by turn). Each turn starts after ``settle_s``
+    seconds of quiet, so no framework's idle threads run into the next one's turn
+    (:data:`SETTLE_S`)."""
     per_round = max(1, -(-steps // rounds))
     train: dict[str, list[list[float]]] = {name: [] for name in prepared}
     infer: dict[str, list[list[float]]] = {name: [] for name in prepared}
     for _ in range(rounds):
         for name, p in prepared.items():
+            time.sleep(settle_s)
             train[name].append(_time(p.train_once, per_round))
             infer[name].append(_time(p.infer_once, per_round))
     flat = lambda turns: [t for turn in turns for t in turn]  # noqa: E731
@@ -344,6 +356,7 @@ def run(configs: list[str], steps: int = 20, frameworks: tuple[str, ...] = FRAME
                     "jax": jax.__version__, "matmul_gflops": round(matmul_gflops(matmul_size), 1)},
         "frameworks": list(frameworks),
         "steps": steps,
+        "settle_s": SETTLE_S,
         "results": {},
     }
     if "torch" in frameworks:

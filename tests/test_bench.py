@@ -1,5 +1,7 @@
 """The benchmark harness runs and its arithmetic is right (timings themselves are not asserted)."""
 
+import time
+
 import pytest
 
 from seqjax import bench
@@ -28,6 +30,21 @@ def test_round_ratios_are_turn_by_turn():
     assert bench.round_ratios((), ()) == []
     row = {"time_over_seqjax": 1.5, "time_over_seqjax_rounds": [1.2, 1.8]}
     assert bench._ratio_cell(row, "time_over_seqjax") == "1.5 [1.2-1.8]"
+
+
+def test_each_turn_starts_after_the_settle_pause():
+    calls = []
+
+    def prepared(name):
+        def record(kind):
+            return lambda: calls.append((name, kind, time.perf_counter()))
+        return bench.Prepared(0.0, record("train"), record("infer"))
+
+    timings = bench.time_interleaved({"a": prepared("a"), "b": prepared("b")}, steps=4, rounds=2, settle_s=0.05)
+    assert [len(t.train_rounds_ms) for t in timings.values()] == [2, 2]
+    handovers = [(prev, cur) for prev, cur in zip(calls, calls[1:]) if prev[0] != cur[0]]
+    assert len(handovers) == 3  # a -> b, b -> a, a -> b
+    assert all(cur[1] == "train" and cur[2] - prev[2] >= 0.05 for prev, cur in handovers)
 
 
 def test_lstm_flop_count():
