@@ -114,3 +114,46 @@ def test_oversample_balances_and_class_weights():
 def test_subset_bounds():
     with pytest.raises(ValueError, match=r"indices must lie in \[0, 3\)"):
         pipeline.Subset(Source(3), [0, 3])
+
+
+def _as_lists(ds):
+    return [{key: value.tolist() for key, value in batch.items()} for batch in ds]
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+@pytest.mark.parametrize("drop_remainder", [True, False])
+@pytest.mark.parametrize("process", [None, (0, 2), (1, 2)])
+def test_encoded_examples_batch_like_the_per_example_pipeline(shuffle, drop_remainder, process):
+    def transform(ex):
+        return {"ids": ex["ids"] * 3, "label": np.int32(ex["x"] % 2), "x": ex["x"]}
+
+    kw = dict(batch_size=6, seed=5, epoch=3, shuffle=shuffle, drop_remainder=drop_remainder, vocab_sizes={"ids": 200})
+    if process:
+        kw.update(process_index=process[0], process_count=process[1])
+    encoded = pipeline.EncodedExamples.from_source(Source(47), transform)
+    expected = _as_lists(pipeline.batches(Source(47), transform=transform, **kw))
+    got = list(pipeline.batches(encoded, **kw))
+    assert _as_lists(got) == expected and len(got) == len(expected) > 0
+    assert [b["ids"].dtype for b in got] == [np.dtype(np.int32)] * len(got)
+    assert [b["label"].dtype for b in got] == [np.dtype(np.int32)] * len(got)
+
+
+def test_encoded_examples_checks_ids_resumes_and_refuses_ragged_examples():
+    encoded = pipeline.EncodedExamples.from_source(Source(10))
+    assert len(encoded) == 10 and encoded[3]["ids"].tolist() == [3, 4]
+    with pytest.raises(ValueError, match=r"ids: token id 6 at index \(0, 1\) of the batch"):
+        list(pipeline.batches(encoded, batch_size=5, shuffle=False, vocab_sizes={"ids": 6}))
+    it = iter(pipeline.batches(encoded, batch_size=3, seed=1))
+    next(it)
+    state, rest = it.get_state(), [b["x"].tolist() for b in it]
+    resumed = iter(pipeline.batches(encoded, batch_size=3, seed=1))
+    resumed.set_state(state)
+    assert [b["x"].tolist() for b in resumed] == rest
+    with pytest.raises(ValueError, match="pad them to one shape"):
+        pipeline.EncodedExamples.from_source(Source(3), lambda ex: {"ids": np.zeros(int(ex["x"]) + 1)})
+    with pytest.raises(ValueError, match="same keys"):
+        pipeline.EncodedExamples.from_source(Source(3), lambda ex: {"a": 1} if ex["x"] else {"b": 1})
+    with pytest.raises(ValueError, match="source is empty"):
+        pipeline.EncodedExamples.from_source(Source(0))
+    with pytest.raises(ValueError, match="same number of rows"):
+        pipeline.EncodedExamples({"a": np.zeros(3), "b": np.zeros(4)})

@@ -127,6 +127,38 @@ def test_trainer_step_needs_a_placed_state():
     assert int(state.step) == 1 and float(metrics["count"]) == 2.0
 
 
+def test_cached_encoding_transforms_once_and_trains_like_the_per_example_pipeline():
+    from seqjax.train.fit import Trainer
+
+    rng = np.random.default_rng(0)
+    examples = [{"text": rng.integers(1, 20, 6), "y": int(i % 2)} for i in range(23)]
+    calls = []
+
+    def transform(example):  # a text encoder's role: per example, the same output every time
+        calls.append(1)
+        return {"inputs": example["text"].astype(np.int32), "label": np.int32(example["y"])}
+
+    model = build_model(dict(kind="rnn", vocab_size=20, embedding_dim=4, hidden_sizes=(4,), num_outputs=1))
+    runs = {}
+    for cache in (True, False):
+        calls.clear()
+        tx = optax.adam(1e-2)
+        trainer = Trainer(model, tx, "binary", batch_size=4, seed=3, transform=transform, vocab_size=20, cache=cache)
+        state = trainer.place(create_train_state(model, tx, jax.random.key(0), sample_input(model, (6,))))
+        losses = []
+        for epoch in range(3):
+            state, metrics = trainer.train_epoch(state, examples, epoch, progress=False)
+            losses.append(metrics["loss"])
+        evaluated = trainer.evaluate(state, examples)
+        runs[cache] = (losses, evaluated, len(calls))
+    (cached_losses, cached_eval, cached_calls), (losses, evaluated, per_example_calls) = runs[True], runs[False]
+    assert cached_calls == 23 and per_example_calls == 4 * 23  # three epochs and one evaluation
+    np.testing.assert_allclose(cached_losses, losses, rtol=1e-6)
+    assert cached_eval[0] == pytest.approx(evaluated[0], rel=1e-6)
+    np.testing.assert_allclose(cached_eval[1], evaluated[1], rtol=1e-6)
+    np.testing.assert_array_equal(cached_eval[2], evaluated[2])
+
+
 def test_a_tiny_batch_is_overfitted():
     model = build_model(dict(kind="rnn", vocab_size=20, embedding_dim=8, cell="gru", hidden_sizes=(16,), num_outputs=3))
     tx = optax.adam(1e-2)

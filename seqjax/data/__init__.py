@@ -24,6 +24,7 @@ from seqjax.data._builder import (
     default_manual_dir,
 )
 from seqjax.data.pipeline import (
+    EncodedExamples,
     batches,
     check_token_ids,
     class_weights,
@@ -49,6 +50,7 @@ __all__ = [
     "builder",
     "load",
     "batches",
+    "EncodedExamples",
     "check_token_ids",
     "class_weights",
     "oversample",

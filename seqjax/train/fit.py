@@ -118,15 +118,22 @@ class Trainer:
         faster on other devices than training (on CPU cores:
         :func:`seqjax.train.sharding.inference_devices`); ``mesh`` by default. Its
         ``data`` axis must divide the step's batch.
+      cache: transform each source once, on its first pass, and keep the result in memory
+        (:class:`seqjax.data.pipeline.EncodedExamples`), so later epochs and evaluations
+        gather whole batches from it instead of reading and transforming every example
+        again; the batches are the same. ``False`` for a source too large for memory or a
+        ``transform`` that is not the same function of an example every epoch.
     """
 
     def __init__(self, model, tx, task: str, *, batch_size: int, seed: int, transform: Callable,
                  vocab_size: int | None = None, mesh=None, pad_batch: bool = False, loss: str = "default",
-                 eval_mesh=None):
+                 eval_mesh=None, cache: bool = True):
         from seqjax.train import sharding
 
         self.task, self.batch_size, self.seed, self.transform = task, batch_size, seed, transform
         self.vocab_sizes = {"inputs": vocab_size} if vocab_size else None
+        self.cache = cache
+        self._encoded: dict[int, tuple[Any, pipeline.EncodedExamples]] = {}  # id(source) -> (source, its rows)
         self.mesh = sharding.trainer_mesh(mesh) if mesh is not None else sharding.make_mesh()
         self.step_rows = sharding.check_batch_size(batch_size, self.mesh, pad_batch)
         self.eval_mesh = self.mesh if eval_mesh is None else sharding.trainer_mesh(eval_mesh)
@@ -186,10 +193,20 @@ class Trainer:
             jax.block_until_ready(metrics)
         return state, metrics
 
+    def encoded(self, source) -> pipeline.EncodedExamples:
+        """``source``'s examples through ``transform``, read once and then kept (``cache``)."""
+        held = self._encoded.get(id(source))
+        if held is None or held[0] is not source:
+            held = self._encoded[id(source)] = (source, pipeline.EncodedExamples.from_source(source, self.transform))
+        return held[1]
+
     def _batches(self, source, *, epoch: int, shuffle: bool):
+        transform = self.transform
+        if self.cache and not isinstance(source, pipeline.EncodedExamples):
+            source, transform = self.encoded(source), None
         return pipeline.batches(
             source, batch_size=self.batch_size, seed=self.seed, epoch=epoch, shuffle=shuffle,
-            transform=self.transform, vocab_sizes=self.vocab_sizes,
+            transform=transform, vocab_sizes=self.vocab_sizes,
             process_index=jax.process_index(), process_count=jax.process_count(),
         )
 

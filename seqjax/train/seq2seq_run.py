@@ -20,7 +20,7 @@ import numpy as np
 
 from seqjax import attention as sj_attention
 from seqjax.data import dates
-from seqjax.data.pipeline import batches
+from seqjax.data.pipeline import EncodedExamples, batches
 from seqjax.nn.recurrent import make_cell
 from seqjax.seq2seq import seq2seq, sequence_loss
 from seqjax.train import reports
@@ -72,7 +72,8 @@ def _evaluate(model, params, source, batch_size: int, beam_size: int = 0) -> dic
     greedy = jax.jit(model.greedy, static_argnums=3)
     beam = jax.jit(model.beam_search, static_argnums=(3, 4))
     exact, beam_exact, tokens_right, count = 0, 0, 0, 0
-    for batch in batches(source, batch_size=batch_size, shuffle=False, transform=_arrays):
+    transform = None if isinstance(source, EncodedExamples) else _arrays
+    for batch in batches(source, batch_size=batch_size, shuffle=False, transform=transform):
         target = batch["target"]
         out, _ = greedy(params, batch["source"], batch["source_length"], dates.TARGET_LENGTH)
         out = np.asarray(out)
@@ -124,8 +125,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         raise PermissionError(f"workdir {workdir} is not writable ({err.strerror}); choose another --workdir.") from None
     reports.write_json(workdir / "config.json", json.loads(config.to_json()))
     d = config.data
-    train = dates.DatePairs("train", d.train_examples, config.seed)
-    validation = dates.DatePairs("validation", d.validation_examples, config.seed)
+    # generated and held once, then batched by index every epoch (EncodedExamples)
+    train = EncodedExamples.from_source(dates.DatePairs("train", d.train_examples, config.seed), _arrays)
+    validation = EncodedExamples.from_source(dates.DatePairs("validation", d.validation_examples, config.seed), _arrays)
     test = dates.DatePairs("test", d.test_examples, config.seed)
 
     model = build(config)
@@ -156,7 +158,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         for epoch in range(first_epoch, config.epochs):
             losses = []
             epoch_batches = batches(train, batch_size=config.batch_size, seed=config.seed, epoch=epoch,
-                                    drop_remainder=True, transform=_arrays)
+                                    drop_remainder=True)
             if config.progress:
                 from tqdm.auto import tqdm
 
