@@ -96,13 +96,9 @@ class EncodedExamples:
     def __len__(self) -> int:
         return len(next(iter(self.arrays.values())))
 
-    def __getitem__(self, index: int) -> Example:
+    def __getitem__(self, index: int | np.ndarray) -> Example:
+        """One example, or for an index array the examples at it stacked: ``{key: [len(index), ...]}``."""
         return {key: value[index] for key, value in self.arrays.items()}
-
-    def rows(self, indices: np.ndarray) -> Example:
-        """The examples at ``indices`` stacked: ``{key: [len(indices), ...]}``."""
-        indices = np.asarray(indices)
-        return {key: value[indices] for key, value in self.arrays.items()}
 
 
 class _Chunks:
@@ -194,7 +190,7 @@ def batches(
         batch_size //= process_count
     if encoded:
         order = np.fromiter((dataset[i] for i in range(len(dataset))), np.int64, len(dataset))
-        dataset = grain.MapDataset.source(_Chunks(order, batch_size, drop_remainder)).map(source.rows)
+        dataset = grain.MapDataset.source(_Chunks(order, batch_size, drop_remainder)).map(source.__getitem__)
     else:
         if transform is not None:
             dataset = dataset.map(transform)

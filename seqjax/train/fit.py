@@ -195,14 +195,13 @@ class Trainer:
 
     def encoded(self, source) -> pipeline.EncodedExamples:
         """``source``'s examples through ``transform``, read once and then kept (``cache``)."""
-        held = self._encoded.get(id(source))
-        if held is None or held[0] is not source:
-            held = self._encoded[id(source)] = (source, pipeline.EncodedExamples.from_source(source, self.transform))
-        return held[1]
+        if id(source) not in self._encoded:  # the source is held with its rows, so its id stays its own
+            self._encoded[id(source)] = (source, pipeline.EncodedExamples.from_source(source, self.transform))
+        return self._encoded[id(source)][1]
 
     def _batches(self, source, *, epoch: int, shuffle: bool):
         transform = self.transform
-        if self.cache and not isinstance(source, pipeline.EncodedExamples):
+        if self.cache:
             source, transform = self.encoded(source), None
         return pipeline.batches(
             source, batch_size=self.batch_size, seed=self.seed, epoch=epoch, shuffle=shuffle,

@@ -68,12 +68,12 @@ def _arrays(example: dict) -> dict:
 
 
 def _evaluate(model, params, source, batch_size: int, beam_size: int = 0) -> dict:
-    """Exact-sequence and token accuracy of greedy (and beam-search) decoding over ``source``."""
+    """Exact-sequence and token accuracy of greedy (and beam-search) decoding over ``source``
+    (:class:`~seqjax.data.pipeline.EncodedExamples` of ``FIELDS``)."""
     greedy = jax.jit(model.greedy, static_argnums=3)
     beam = jax.jit(model.beam_search, static_argnums=(3, 4))
     exact, beam_exact, tokens_right, count = 0, 0, 0, 0
-    transform = None if isinstance(source, EncodedExamples) else _arrays
-    for batch in batches(source, batch_size=batch_size, shuffle=False, transform=transform):
+    for batch in batches(source, batch_size=batch_size, shuffle=False):
         target = batch["target"]
         out, _ = greedy(params, batch["source"], batch["source_length"], dates.TARGET_LENGTH)
         out = np.asarray(out)
@@ -128,7 +128,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     # generated and held once, then batched by index every epoch (EncodedExamples)
     train = EncodedExamples.from_source(dates.DatePairs("train", d.train_examples, config.seed), _arrays)
     validation = EncodedExamples.from_source(dates.DatePairs("validation", d.validation_examples, config.seed), _arrays)
-    test = dates.DatePairs("test", d.test_examples, config.seed)
+    test_pairs = dates.DatePairs("test", d.test_examples, config.seed)  # with the text, for the attention plot
+    test = EncodedExamples.from_source(test_pairs, _arrays)
 
     model = build(config)
     tx = make_optimizer(config)
@@ -197,7 +198,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     reports.write_history_csv(workdir / "history.csv", history)
     reports.plot_history({"loss": history["loss"]}, workdir / "plots")
     if config.model.attention != "none":
-        plot_attention(model, state.params, test[0], workdir / "plots" / "attention.png")
+        plot_attention(model, state.params, test_pairs[0], workdir / "plots" / "attention.png")
     reports.write_json(workdir / "metrics.json", results)
     return {**results, "workdir": str(workdir)}
 
