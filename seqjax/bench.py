@@ -382,8 +382,9 @@ def run(configs: list[str], steps: int = 20, frameworks: tuple[str, ...] = FRAME
                  "seqjax_eval_devices": int(training_mesh(cfg, evaluation=True).devices.size)}
         if cfg.name == "big-lstm":
             achieved = lstm_train_gflop(cfg) / (base / 1000)
-            entry["seqjax_gflops"] = round(achieved, 1)
-            entry["fraction_of_matmul_rate"] = round(achieved / report["machine"]["matmul_gflops"], 3)
+            # three significant figures, not decimals: a tiny shape's rate must not round to zero
+            entry["seqjax_gflops"] = float(f"{achieved:.3g}")
+            entry["fraction_of_matmul_rate"] = float(f"{achieved / report['machine']['matmul_gflops']:.3g}")
         report["results"][key] = entry
     return report
 
