@@ -33,11 +33,13 @@ def main(argv):
     from seqjax import bench
     from seqjax._io import atomic_write_text
     from seqjax.train import cli
+    from seqjax.train.compile_cache import disable_compile_cache
     from seqjax.train.host_memory import reuse_freed_memory
 
     reused = reuse_freed_memory() if _REUSE_MEMORY.value else False
 
     def run():
+        disable_compile_cache()  # every first step is a compile, whatever earlier runs cached
         unknown = sorted(set(_CONFIGS.value) - set(bench.CONFIGS))
         if unknown:
             raise ValueError(f"unknown --configs {unknown}; known: {sorted(bench.CONFIGS)}.")

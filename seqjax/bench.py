@@ -339,7 +339,11 @@ split; PyTorch. ``seqjax_no_remat`` / ``seqjax_remat`` force ``remat`` on one de
 
 def run(configs: list[str], steps: int = 20, frameworks: tuple[str, ...] = FRAMEWORKS,
         matmul_size: int = 2048) -> dict:
-    """Benchmarks ``configs`` (keys of :data:`CONFIGS`); returns a JSON-able report."""
+    """Benchmarks ``configs`` (keys of :data:`CONFIGS`); returns a JSON-able report. The
+    persistent compile cache is turned off for the process first, so "first step" is a compile."""
+    from seqjax.train.compile_cache import disable_compile_cache
+
+    disable_compile_cache()
     benches = {"seqjax": bench_seqjax_trainer, "seqjax_1dev": bench_seqjax,
                "seqjax_autodiff": lambda c: bench_seqjax_trainer(c, implementation="scan"),
                "seqjax_no_remat": lambda c: bench_seqjax(c, remat=False),

@@ -1,5 +1,6 @@
 """Reliability: crash and resume, damaged checkpoints, --force, numerical faults, user errors."""
 
+import os
 import re
 import subprocess
 import sys
@@ -62,7 +63,8 @@ def test_non_finite_loss_stops_with_step_and_batch_and_keeps_the_last_good_check
 
 def _train(args, data_dir):
     cmd = [sys.executable, str(ROOT / "scripts" / "train.py"), *args]
-    env = {"SEQJAX_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin", "JAX_PLATFORMS": "cpu"}
+    env = {"SEQJAX_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin", "JAX_PLATFORMS": "cpu",
+           "SEQJAX_COMPILE_CACHE": os.environ["SEQJAX_COMPILE_CACHE"]}
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
 
 

@@ -2,6 +2,7 @@
 summaries, predict, and the run directory."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -307,7 +308,8 @@ def test_predict_on_raw_text(tmp_path, data_dir, manual_dir):
 
 
 def test_train_script_end_to_end(tmp_path, data_dir):
-    env = {"SEQJAX_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin", "JAX_PLATFORMS": "cpu"}
+    env = {"SEQJAX_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin", "JAX_PLATFORMS": "cpu",
+           "SEQJAX_COMPILE_CACHE": os.environ["SEQJAX_COMPILE_CACHE"]}
     cmd = [sys.executable, str(ROOT / "scripts" / "train.py"), f"--config={ROOT / 'configs' / 'shapes_mlp.py'}:smoke",
            f"--workdir={tmp_path / 'run'}"]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)

@@ -45,10 +45,12 @@ def run(main: Callable[[], int | None]) -> int:
     First exposes the host's CPU cores as JAX devices (:func:`seqjax.train.sharding.use_host_cores`;
     ``SEQJAX_CPU_DEVICES=1`` opts out), so CPU training splits each batch over them, and with
     ``SEQJAX_REUSE_MEMORY=1`` keeps freed host memory for reuse across steps
-    (:func:`seqjax.train.host_memory.reuse_freed_memory`).
+    (:func:`seqjax.train.host_memory.reuse_freed_memory`). Compiled programs are cached on disk
+    for the next run (:mod:`seqjax.train.compile_cache`; ``SEQJAX_COMPILE_CACHE=0`` opts out).
     """
     from absl import logging
 
+    from seqjax.train.compile_cache import use_compile_cache_if_asked
     from seqjax.train.host_memory import reuse_freed_memory_if_asked
     from seqjax.train.sharding import use_host_cores
 
@@ -56,6 +58,7 @@ def run(main: Callable[[], int | None]) -> int:
     try:
         reuse_freed_memory_if_asked()
         use_host_cores()
+        use_compile_cache_if_asked()
         return int(main() or 0)
     except NonFiniteLossError as err:
         print(f"error: {err}", file=sys.stderr)
