@@ -72,19 +72,26 @@ def _summarize(first: float, train: list[float], infer: list[float],
 
 
 class Prepared(NamedTuple):
-    """A framework ready to time: its first step already ran (trace + compile + run)."""
+    """A framework ready to time: its first step already ran (trace + compile + run).
+    ``info``: what the report records of its placement: ``devices`` / ``eval_devices``, the
+    JAX devices its train step and forward pass run on, and the trainer's ``mesh_timings_ms``
+    where it timed its candidates (empty for PyTorch)."""
 
     first_step_s: float
     train_once: Callable[[], None]
     infer_once: Callable[[], None]
+    info: dict = {}
 
 
-def _prepare(train_once: Callable[[], None], infer_once: Callable[[], None]) -> Prepared:
+def _prepare(train_once: Callable[[], None], infer_once: Callable[[], None], first_once: Callable[[], None] | None = None,
+             info: Callable[[], dict] = dict) -> Prepared:
+    """Runs the first step (``first_once``, else ``train_once``) and one inference; ``info``
+    is read after the first step (a trainer may choose its devices there)."""
     start = time.perf_counter()
-    train_once()
+    (first_once or train_once)()
     first = time.perf_counter() - start
     infer_once()
-    return Prepared(first, train_once, infer_once)
+    return Prepared(first, train_once, infer_once, info())
 
 
 SETTLE_S = 0.05
@@ -185,9 +192,11 @@ def _bench_jax_model(model, params, cfg: BenchConfig, ids, labels, mesh=None) ->
         state[0], state[1], loss = step(state[0], state[1], x, y)
         jax.block_until_ready(loss)
 
+    count = 1 if mesh is None else int(mesh.devices.size)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Some donated buffers were not usable")
-        return _prepare(train_once, lambda: jax.block_until_ready(infer(state[0], x)))
+        return _prepare(train_once, lambda: jax.block_until_ready(infer(state[0], x)),
+                        info=lambda: {"devices": count, "eval_devices": count})
 
 
 def _seqjax_model(cfg: BenchConfig, remat: bool | None = None, implementation: str | None = None):
@@ -209,9 +218,11 @@ def training_mesh(cfg: BenchConfig, evaluation: bool = False):
 
 def bench_seqjax_trainer(cfg: BenchConfig, implementation: str | None = None) -> Prepared:
     """seqjax as its users train: the library's own train step (``make_train_step``,
-    sharded by :class:`~seqjax.train.fit.Trainer` over the devices it picks), and the
-    forward pass on the devices its evaluation picks; ``implementation="scan"`` for
-    autodiff's backward instead of the fused LSTM."""
+    sharded by :class:`~seqjax.train.fit.Trainer` over the devices it picks, timing the
+    candidates first where :func:`~seqjax.train.sharding.training_device_options` lists
+    several; that choice is part of the first step), and the forward pass on the devices its
+    evaluation picks; ``implementation="scan"`` for autodiff's backward instead of the fused LSTM."""
+    from seqjax.train import sharding
     from seqjax.train.fit import Trainer
     from seqjax.train.state import create_train_state
 
@@ -220,21 +231,31 @@ def bench_seqjax_trainer(cfg: BenchConfig, implementation: str | None = None) ->
     tx = _keras_optax(cfg.optimizer)
     task = "binary" if cfg.outputs == 1 else "multiclass"
     state = create_train_state(model, tx, jax.random.key(0), jnp.asarray(ids[:1]))
-    trainer = Trainer(model, tx, task, batch_size=cfg.batch, seed=0, transform=lambda x: x, mesh=training_mesh(cfg),
-                      eval_mesh=training_mesh(cfg, evaluation=True))
+    options = [sharding.make_mesh(1, devices) for devices in sharding.training_device_options(cfg.batch, (cfg.hidden,))]
+    trainer = Trainer(model, tx, task, batch_size=cfg.batch, seed=0, transform=lambda x: x, mesh=options[0],
+                      eval_mesh=training_mesh(cfg, evaluation=True), mesh_options=options[1:])
     holder = [trainer.place(state)]
     host_batch = {"inputs": ids, "label": labels}
-    batch = trainer.device_batch(host_batch)
+    batch = [None]
     eval_inputs = trainer.device_batch(host_batch, evaluation=True)["inputs"]
     # a copy through the host: the train step donates (deletes) the state it is given
     eval_params = jax.device_put(jax.device_get(holder[0].params), trainer.eval_state_sharding.params)
     infer = jax.jit(lambda params, x: model.apply({"params": params}, x))
 
     def train_once():
-        holder[0], metrics = trainer.step(holder[0], batch)
+        holder[0], metrics = trainer.step(holder[0], batch[0])
         jax.block_until_ready(metrics)
 
-    return _prepare(train_once, lambda: jax.block_until_ready(infer(eval_params, eval_inputs)))
+    def first_once():
+        holder[0] = trainer.choose_mesh(holder[0], host_batch)
+        batch[0] = trainer.device_batch(host_batch)
+        train_once()
+
+    def info() -> dict:
+        timings = {"mesh_timings_ms": {str(k): v for k, v in trainer.mesh_timings.items()}} if trainer.mesh_timings else {}
+        return {"devices": int(trainer.mesh.devices.size), "eval_devices": int(trainer.eval_mesh.devices.size), **timings}
+
+    return _prepare(train_once, lambda: jax.block_until_ready(infer(eval_params, eval_inputs)), first_once, info)
 
 
 def bench_seqjax(cfg: BenchConfig, remat: bool | None = None) -> Prepared:
@@ -314,6 +335,22 @@ def bench_torch(cfg: BenchConfig) -> Prepared:
     return _prepare(train_once, infer_once)
 
 
+def cpu_model() -> str:
+    """The host CPU's model name and widest vector unit (``/proc/cpuinfo``; the platform's
+    processor name elsewhere): which machine a run's numbers come from."""
+    import platform
+
+    try:
+        text = open("/proc/cpuinfo").read()
+    except OSError:
+        return platform.processor() or platform.machine()
+    name = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")),
+                platform.machine())
+    flags = set(next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []))
+    vector = next((v for v in ("avx512f", "avx2", "avx", "sse4_2") if v in flags), "")
+    return f"{name} ({vector})" if vector else name
+
+
 def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
     """The machine's float32 matmul rate through XLA (median of ``repeats``)."""
     a = jnp.ones((size, size), jnp.float32)
@@ -356,7 +393,7 @@ def run(configs: list[str], steps: int = 20, frameworks: tuple[str, ...] = FRAME
     if "torch" in frameworks and not torch_available():
         frameworks = tuple(f for f in frameworks if f != "torch")
     report: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "platform": jax.devices()[0].platform,
+        "machine": {"cpus": os.cpu_count(), "cpu": cpu_model(), "platform": jax.devices()[0].platform,
                     "jax": jax.__version__, "matmul_gflops": round(matmul_gflops(matmul_size), 1)},
         "frameworks": list(frameworks),
         "steps": steps,
@@ -372,7 +409,8 @@ def run(configs: list[str], steps: int = 20, frameworks: tuple[str, ...] = FRAME
     report["machine"]["flax"] = flax.__version__
     for key in configs:
         cfg = CONFIGS[key]
-        timings = time_interleaved({name: benches[name](cfg) for name in frameworks}, steps)
+        prepared = {name: benches[name](cfg) for name in frameworks}
+        timings = time_interleaved(prepared, steps)
         rows = {name: timing._asdict() for name, timing in timings.items()}
         base, base_infer = rows["seqjax"]["median_ms"], rows["seqjax"]["infer_median_ms"]
         for name, row in rows.items():
@@ -381,9 +419,9 @@ def run(configs: list[str], steps: int = 20, frameworks: tuple[str, ...] = FRAME
             row["time_over_seqjax_rounds"] = round_ratios(row["train_rounds_ms"], rows["seqjax"]["train_rounds_ms"])
             row["infer_over_seqjax"] = round(row["infer_median_ms"] / base_infer, 2)
             row["infer_over_seqjax_rounds"] = round_ratios(row["infer_rounds_ms"], rows["seqjax"]["infer_rounds_ms"])
-        entry = {"config": cfg._asdict(), "frameworks": rows,
-                 "seqjax_devices": int(training_mesh(cfg).devices.size),
-                 "seqjax_eval_devices": int(training_mesh(cfg, evaluation=True).devices.size)}
+        for name, row in rows.items():
+            row.update(prepared[name].info)
+        entry = {"config": cfg._asdict(), "frameworks": rows}
         if cfg.name == "big-lstm":
             achieved = lstm_train_gflop(cfg) / (base / 1000)
             # three significant figures, not decimals: a tiny shape's rate must not round to zero
@@ -400,9 +438,9 @@ def format_table(report: dict) -> str:
              "seqs/s | train time / seqjax | inference time / seqjax |", "|---|---|---|---|---|---|---|---|---|"]
     for key, entry in report["results"].items():
         for name, row in entry["frameworks"].items():
-            if name in ("seqjax", "flax_dp"):
-                train, infer = entry.get("seqjax_devices", 1), entry.get("seqjax_eval_devices")
-                inference = f", inference {infer}" if name == "seqjax" and infer not in (None, train) else ""
+            if name in ("seqjax", "flax_dp") and "devices" in row:
+                train, infer = row["devices"], row.get("eval_devices")
+                inference = f", inference {infer}" if infer not in (None, train) else ""
                 name = f"{name} ({train} dev{inference})"
             lines.append(f"| {key} {entry['config']['name']} | {name} | {row['first_step_s']} | {row['median_ms']} | "
                          f"{row['min_ms']} | {row['infer_median_ms']} | {row['seqs_per_s']} | "

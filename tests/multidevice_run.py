@@ -3,7 +3,10 @@
 Started by tests/test_sharding.py with XLA_FLAGS=--xla_force_host_platform_device_count=N,
 so the rest of the suite keeps one device.
 
-    python tests/multidevice_run.py WORKDIR DATA_DIR EPOCHS BATCH_SIZE [pad] [model2] [host]
+    python tests/multidevice_run.py WORKDIR DATA_DIR EPOCHS BATCH_SIZE [pad] [model2] [host] [wide]
+
+``wide``: an LSTM(72), wider than the host-core split's rule decides, so the trainer times
+its step on one and on two devices first (seqjax.train.sharding.training_device_options).
 """
 
 import json
@@ -31,7 +34,7 @@ def main(workdir, data_dir, epochs, batch_size, *flags):
     c = load_config("shapes_lstm")
     c.data.data_dir = data_dir
     c.data.options = ml_collections.ConfigDict({"num_train": 64, "num_test": 32})
-    c.model.hidden_sizes = (8,)
+    c.model.hidden_sizes = (72,) if "wide" in flags else (8,)
     c.model.dense = (8,)
     c.epochs, c.batch_size, c.progress = int(epochs), int(batch_size), False
     c.mesh.pad_batch = "pad" in flags
@@ -54,6 +57,7 @@ def main(workdir, data_dir, epochs, batch_size, *flags):
         "devices": jax.device_count(), "losses": losses, "mesh": results["mesh"],
         "shards": [list(s.data.shape) for s in placed["inputs"].addressable_shards],
         "accuracy": results["accuracy"], "processes": jax.process_count(),
+        "mesh_timings_ms": results.get("mesh_timings_ms"),
     }))
 
 

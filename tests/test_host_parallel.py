@@ -119,10 +119,11 @@ def test_host_cores_after_start_up_change_nothing():
     assert done.stdout.split()[-1] == "1", "the backends were up: the device count stays"
 
 
-def run_training(workdir, data_dir, cpu_devices: str):
+def run_training(workdir, data_dir, cpu_devices: str, epochs: int = 2, flags: tuple = ("host",)):
     env = {**os.environ, "SEQJAX_CPU_DEVICES": cpu_devices, "JAX_PLATFORMS": "cpu"}
     env.pop("XLA_FLAGS", None)
-    cmd = [sys.executable, str(ROOT / "tests" / "multidevice_run.py"), str(workdir), str(data_dir), "2", "64", "host"]
+    cmd = [sys.executable, str(ROOT / "tests" / "multidevice_run.py"), str(workdir), str(data_dir), str(epochs), "64",
+           *flags]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     line = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")][-1]

@@ -226,6 +226,17 @@ def _mesh(config: ml_collections.ConfigDict, pick_devices):
     return sharding.make_mesh(config.mesh.model_axis, devices)
 
 
+def _mesh_options(config: ml_collections.ConfigDict) -> list:
+    """The meshes besides :func:`_mesh`'s training mesh whose train step the trainer times
+    before it trains (:func:`~seqjax.train.sharding.training_device_options`); none with a
+    model axis."""
+    if config.mesh.model_axis > 1:
+        return []
+    options = sharding.training_device_options(config.batch_size, config.model.get("hidden_sizes", ()),
+                                               config.mesh.pad_batch)
+    return [sharding.make_mesh(1, devices) for devices in options[1:]]
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *, force: bool = False) -> dict:
     """Trains ``config`` in ``workdir`` (resuming if it holds a checkpoint) and
     evaluates the final (or best) model on the test split. Returns ``metrics.json``.
@@ -279,6 +290,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
             transform=_training_transform(config, encoder, splits.train),
             vocab_size=model.vocab_size,  # the embedding's rows: ids past them are refused, not clamped
             mesh=mesh, pad_batch=config.mesh.pad_batch, loss=config.loss, eval_mesh=eval_mesh,
+            mesh_options=_mesh_options(config),
         )
         state = trainer.place(state)
         restored = checkpoints.restore_latest(state)
@@ -286,6 +298,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
         if restored is not None:
             state, saved_meta = restored
             meta.update({k: v for k, v in saved_meta.items() if k != "config"})
+            if "train_devices" in saved_meta:  # the devices the run measured fastest, not measured again
+                state = trainer.use_devices(saved_meta["train_devices"], state)
         state, history, early = fit(
             trainer, state, splits.train, splits.validation, epochs=config.epochs, early_stopping=early,
             checkpoints=checkpoints, meta=meta, progress=config.progress,
@@ -303,7 +317,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
     results.update(
         {
             "devices": jax.device_count(),
-            "mesh": sharding.describe(mesh),
+            "mesh": sharding.describe(trainer.mesh),
+            **({"mesh_timings_ms": trainer.mesh_timings} if trainer.mesh_timings else {}),
             "eval_mesh": sharding.describe(eval_mesh),
             "platform": jax.devices()[0].platform,
             "epochs_trained": len(next(iter(history.values()), [])),

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
+import time
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -16,6 +18,12 @@ from seqjax.data import pipeline
 from seqjax.train.checkpoints import Checkpoints
 from seqjax.train.state import TrainState
 from seqjax.train.steps import make_eval_step, make_train_step
+
+
+MESH_MARGIN = 0.03
+"""How much faster (as a fraction of ``mesh``'s median step) a ``mesh_options`` candidate must
+be for :meth:`Trainer.choose_mesh` to take it: near a tie the rule's choice stays, so noise
+on a shared machine does not flip a run between device counts."""
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -123,33 +131,61 @@ class Trainer:
         gather whole batches from it instead of reading and transforming every example
         again; the batches are the same. ``False`` for a source too large for memory or a
         ``transform`` that is not the same function of an example every epoch.
+      mesh_options: other meshes to try the train step on
+        (:func:`seqjax.train.sharding.training_device_options` lists them where the rule cannot
+        tell whether splitting the batch over host cores pays). On the first batch it trains,
+        the trainer times its step on copies of the state on ``mesh`` and on each option
+        (:meth:`choose_mesh`) and trains on the fastest: ``mesh`` unless an option's median
+        step is :data:`MESH_MARGIN` faster. Each must split the batch as ``mesh`` does and have
+        no ``model`` axis. :attr:`mesh_timings` records what was measured; a resumed run passes
+        the count it trained on to :meth:`use_devices` instead of measuring again.
     """
 
     def __init__(self, model, tx, task: str, *, batch_size: int, seed: int, transform: Callable,
                  vocab_size: int | None = None, mesh=None, pad_batch: bool = False, loss: str = "default",
-                 eval_mesh=None, cache: bool = True):
+                 eval_mesh=None, cache: bool = True, mesh_options: Sequence = ()):
         from seqjax.train import sharding
 
         self.task, self.batch_size, self.seed, self.transform = task, batch_size, seed, transform
         self.vocab_sizes = {"inputs": vocab_size} if vocab_size else None
         self.cache = cache
         self._encoded: dict[int, tuple[Any, pipeline.EncodedExamples]] = {}  # id(source) -> (source, its rows)
-        self.mesh = sharding.trainer_mesh(mesh) if mesh is not None else sharding.make_mesh()
-        self.step_rows = sharding.check_batch_size(batch_size, self.mesh, pad_batch)
-        self.eval_mesh = self.mesh if eval_mesh is None else sharding.trainer_mesh(eval_mesh)
+        self._sharding = sharding
+        self._model, self._tx, self._loss = model, tx, loss
+        mesh = sharding.trainer_mesh(mesh) if mesh is not None else sharding.make_mesh()
+        self.step_rows = sharding.check_batch_size(batch_size, mesh, pad_batch)
+        self.mesh_options = tuple(self._checked_option(i, sharding.trainer_mesh(m))
+                                  for i, m in enumerate(mesh_options))
+        self.mesh_timings: dict[int, float] = {}
+        self.eval_mesh = mesh if eval_mesh is None else sharding.trainer_mesh(eval_mesh)
         if self.step_rows % sharding.data_size(self.eval_mesh):
             raise ValueError(
                 f"eval_mesh's data axis ({sharding.data_size(self.eval_mesh)} devices) must divide the step's "
                 f"{self.step_rows} rows; pass a mesh over a divisor of it, or leave eval_mesh out to evaluate on mesh."
             )
-        self._sharding = sharding
-        self._per_device = self.mesh.shape[sharding.MODEL] == 1 and sharding.data_size(self.mesh) > 1
-        self._wait_each_step = self.mesh.devices.size > 1 and self.mesh.devices.flat[0].platform == "cpu"
-        self._train_step_fn = make_train_step(model, tx, task, loss,
-                                              data_axis=sharding.DATA if self._per_device else None)
         self._eval_step_fn = make_eval_step(model, task, loss)
-        self._train_step = self._eval_step = None
+        self._train_step = self._eval_step = self._placed_on = None
         self.state_sharding = self.eval_state_sharding = None
+        self._use(mesh)
+
+    def _checked_option(self, index: int, mesh):
+        rows = self._sharding.check_batch_size(self.batch_size, mesh, True)  # the rows it would need
+        if rows != self.step_rows or mesh.shape[self._sharding.MODEL] != 1:
+            raise ValueError(
+                f"mesh_options[{index}] ({mesh.devices.size} devices, model axis {mesh.shape[self._sharding.MODEL]}) "
+                f"must split the batch into the same {self.step_rows} rows a step as mesh, with no model axis; "
+                "drop it, or build the options with seqjax.train.sharding.training_device_options."
+            )
+        return mesh
+
+    def _use(self, mesh) -> None:
+        """Makes ``mesh`` the one the train step runs on (compiled by :meth:`place`)."""
+        sharding = self._sharding
+        self.mesh = mesh
+        self._per_device = mesh.shape[sharding.MODEL] == 1 and sharding.data_size(mesh) > 1
+        self._wait_each_step = mesh.devices.size > 1 and mesh.devices.flat[0].platform == "cpu"
+        self._train_step_fn = make_train_step(self._model, self._tx, self.task, self._loss,
+                                              data_axis=sharding.DATA if self._per_device else None)
 
     def place(self, state: TrainState) -> TrainState:
         """Puts ``state`` on the mesh and compiles the steps for its shardings."""
@@ -165,10 +201,67 @@ class Trainer:
 
         self._train_step = jax.jit(step, in_shardings=(self.state_sharding, batch_sh),
                                    out_shardings=(self.state_sharding, replicated), donate_argnums=0)
+        self._placed_on = self.mesh
         self.eval_state_sharding = self._sharding.state_shardings(_without_optimizer(state), self.eval_mesh)
         self._eval_step = jax.jit(
             self._eval_step_fn, in_shardings=(self.eval_state_sharding, self._sharding.batch_sharding(self.eval_mesh)),
             out_shardings=self._sharding.NamedSharding(self.eval_mesh, self._sharding.P()))
+        return state
+
+    def choose_mesh(self, state: TrainState, batch: dict, *, rounds: int = 3, steps: int = 2) -> TrainState:
+        """Times the train step on ``mesh`` and on each of ``mesh_options`` and keeps the fastest.
+
+        Each candidate compiles its step and runs it on its own copy of ``state`` (read to the
+        host once) and on ``batch`` (host arrays, as for :meth:`device_batch`): a first step,
+        then ``rounds`` round-robin turns of ``steps`` timed steps, so a slow spell of a shared
+        machine falls on every candidate alike. ``mesh`` stays unless an option's median step
+        is :data:`MESH_MARGIN` faster. :attr:`mesh_timings` gets each candidate's median in ms
+        by device count. Returns ``state``'s values placed on the chosen mesh (the probe steps
+        change nothing of it); with no options, ``state`` as it is.
+        """
+        if not self.mesh_options:
+            return state
+        host_state = jax.device_get(state)  # each probe steps (and donates) a copy of its own
+        runs, times = [], []
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Some donated buffers were not usable")
+            for mesh in (self.mesh, *self.mesh_options):
+                self._use(mesh)
+                probe = [self.place(host_state)]
+                device_batch = self.device_batch(batch)
+                runs.append((mesh, self._train_step, self.state_sharding, probe, device_batch))
+                self._probe_step(runs[-1])  # compiles
+                times.append([])
+            for _ in range(rounds):
+                for run, spent in zip(runs, times):
+                    for _ in range(steps):
+                        start = time.perf_counter()
+                        self._probe_step(run)
+                        spent.append(time.perf_counter() - start)
+        medians = [statistics.median(spent) for spent in times]
+        best = min(range(len(runs)), key=medians.__getitem__)
+        chosen = best if medians[best] < (1 - MESH_MARGIN) * medians[0] else 0
+        self.mesh_timings = {int(run[0].devices.size): round(1000 * m, 3) for run, m in zip(runs, medians)}
+        mesh, self._train_step, self.state_sharding, _, _ = runs[chosen]
+        self._use(mesh)
+        self._placed_on, self.mesh_options = mesh, ()
+        return jax.device_put(host_state, self.state_sharding)
+
+    def _probe_step(self, run) -> None:
+        _, train_step, _, probe, device_batch = run
+        probe[0], metrics = train_step(probe[0], device_batch)
+        jax.block_until_ready(metrics)
+
+    def use_devices(self, count: int, state: TrainState) -> TrainState:
+        """Trains on the candidate mesh (``mesh`` or one of ``mesh_options``) with ``count``
+        devices without timing them, as an earlier run of the same config measured; ``state``
+        placed there. A count that is not among them (another machine) leaves the choice to
+        :meth:`choose_mesh`."""
+        for mesh in (self.mesh, *self.mesh_options):
+            if int(mesh.devices.size) == int(count):
+                self._use(mesh)
+                self.mesh_options = ()
+                return self.place(state)
         return state
 
     def device_batch(self, batch: dict, *, evaluation: bool = False) -> dict:
@@ -214,7 +307,8 @@ class Trainer:
         """One epoch; returns the new state and ``{"loss", "accuracy" | "mae"}``."""
         from tqdm.auto import tqdm
 
-        state = self.place(state) if self._train_step is None else jax.device_put(state, self.state_sharding)
+        fresh = self._train_step is None or self._placed_on is not self.mesh
+        state = self.place(state) if fresh else jax.device_put(state, self.state_sharding)
         dataset = self._batches(source, epoch=epoch, shuffle=True)
         totals = None
         with warnings.catch_warnings():
@@ -222,6 +316,7 @@ class Trainer:
             warnings.filterwarnings("ignore", message="Some donated buffers were not usable")
             bar = tqdm(total=len(dataset), desc=description, disable=not progress, leave=True, dynamic_ncols=True)
             for index, batch in enumerate(dataset):
+                state = self.choose_mesh(state, batch)
                 state, metrics = self._train_step(state, self.device_batch(batch))
                 totals = _summed(totals, metrics)
                 bar.update(1)
@@ -302,6 +397,7 @@ def fit(
                 "epoch": epoch + 1,
                 "history": history,
                 "data_iterator": {"epoch": epoch + 1, "position": 0},
+                "train_devices": int(trainer.mesh.devices.size),
                 **({"early_stopping": _es_state(early_stopping)} if early_stopping is not None else {}),
             }
             monitor = checkpoints.monitor

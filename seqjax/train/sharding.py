@@ -105,10 +105,42 @@ def inference_devices(batch_size: int, hidden_sizes: Any = (), pad_batch: bool =
     return _host_split(batch_size, hidden_sizes, pad_batch, 0)
 
 
+def training_device_options(batch_size: int, hidden_sizes: Any = (), pad_batch: bool = False) -> list[list]:
+    """The device lists to time the train step on before training, :func:`training_devices`'s
+    choice first (:class:`~seqjax.train.fit.Trainer`'s ``mesh_options`` are the others).
+
+    One list except on a single CPU host whose cores :func:`use_host_cores` made into devices,
+    with a recurrent layer wider than ``HOST_PARALLEL_MAX_HIDDEN`` and a batch that several
+    of them could split (32 rows a device or more, evenly unless ``pad_batch``): there whether
+    the split pays depends on the machine, not only on the shapes. Hidden 256 at 32 rows a
+    device trained 1.02-1.06x faster split on the machine the rule was drawn on and 0.88x
+    (slower) on an AVX2 AMD EPYC (docs/BENCHMARKS.md), where the two devices' matmuls, each
+    spread over XLA's intra-op pool, contend for the same two cores. Then the options are the
+    rule's choice, one device and all the devices that can split the batch.
+    """
+    chosen = training_devices(batch_size, hidden_sizes, pad_batch)
+    devices = jax.devices()
+    wide = any(int(h) > HOST_PARALLEL_MAX_HIDDEN for h in hidden_sizes or ())
+    if not _on_host_cores(devices) or not wide:
+        return [chosen]
+    splits = [n for n in range(2, _most_devices(batch_size, devices) + 1) if pad_batch or batch_size % n == 0]
+    counts = [len(chosen)] + [n for n in (1, max(splits, default=1)) if n != len(chosen)]
+    return [devices[:n] for n in dict.fromkeys(counts)]
+
+
+def _on_host_cores(devices: list) -> bool:
+    """A single process whose CPU cores are several JAX devices (:func:`use_host_cores`)."""
+    return jax.process_count() == 1 and devices[0].platform == "cpu" and jax.config.jax_num_cpu_devices > 1
+
+
+def _most_devices(batch_size: int, devices: list) -> int:
+    """The most devices the batch can split over with ``HOST_PARALLEL_MIN_ROWS`` rows each."""
+    return max(1, min(len(devices), batch_size // HOST_PARALLEL_MIN_ROWS))
+
+
 def _host_split(batch_size: int, hidden_sizes: Any, pad_batch: bool, max_work: int) -> list:
     devices = jax.devices()
-    host_cores = jax.config.jax_num_cpu_devices > 1
-    if jax.process_count() > 1 or devices[0].platform != "cpu" or not host_cores:
+    if not _on_host_cores(devices):
         return devices
     wide = [int(h) for h in hidden_sizes or () if int(h) > HOST_PARALLEL_MAX_HIDDEN]
 
@@ -116,7 +148,7 @@ def _host_split(batch_size: int, hidden_sizes: Any, pad_batch: bool, max_work: i
         rows = -(-batch_size // count)
         return all(rows * h * h <= max_work for h in wide) and (pad_batch or batch_size % count == 0)
 
-    count = max(1, min(len(devices), batch_size // HOST_PARALLEL_MIN_ROWS))
+    count = _most_devices(batch_size, devices)
     return devices[:max(n for n in range(1, count + 1) if n == 1 or pays(n))]
 
 
