@@ -46,21 +46,26 @@ def test_training_devices_follow_the_measured_rule():
         "h256_48_rows": [1, 1], "h256_64_rows": [1, 1], "h512": [1, 1], "mixed": [1, 1]}
 
 
-EVAL_MESH_CODE = """
+TOY_SOURCE_CODE = """
 import json
 from seqjax.train.sharding import make_mesh, use_host_cores
 use_host_cores()
 import jax, jax.numpy as jnp, numpy as np, optax
 from seqjax.data.pipeline import Subset
 from seqjax.models import build_model
-from seqjax.train.fit import Trainer
+from seqjax.train.fit import MESH_MARGIN, Trainer
 from seqjax.train.state import create_train_state
 
-model = build_model(dict(kind="rnn", vocab_size=40, embedding_dim=8, cell="lstm", hidden_sizes=(8,), num_outputs=3))
+model = build_model(dict(kind="rnn", vocab_size={vocab}, embedding_dim=8, cell="lstm", hidden_sizes=({hidden},),
+                         num_outputs={classes}))
 rng = np.random.default_rng(0)
-examples = [{"inputs": rng.integers(1, 40, 10).astype(np.int32), "label": np.int32(rng.integers(0, 3))}
-            for _ in range(37)]
+examples = [{{"inputs": rng.integers(1, {vocab}, {length}).astype(np.int32), "label": np.int32(rng.integers(0, {classes}))}}
+            for _ in range({count})]
 source = Subset(examples, np.arange(len(examples)))
+"""
+"""A subprocess's start: host cores as devices, an LSTM classifier and ``count`` random examples."""
+
+EVAL_MESH_CODE = TOY_SOURCE_CODE.format(vocab=40, hidden=8, classes=3, length=10, count=37) + """
 results = {}
 for name, eval_devices in [("same", None), ("one", 1)]:
     tx = optax.adam(1e-2)

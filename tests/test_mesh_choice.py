@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from test_host_parallel import python, run_training
+from test_host_parallel import TOY_SOURCE_CODE, python, run_training
 
 OPTIONS_CODE = """
 import json
@@ -38,21 +38,7 @@ def test_device_options_are_timed_only_for_wide_layers_that_could_split(cpu_devi
                        "few_rows": [1], "odd": [1], "odd_padded": [2, 1], "no_rnn": [2]}
 
 
-CHOOSE_CODE = """
-import json
-import jax, jax.numpy as jnp, numpy as np, optax
-from seqjax.train.sharding import make_mesh, use_host_cores
-use_host_cores()
-from seqjax.data.pipeline import Subset
-from seqjax.models import build_model
-from seqjax.train.fit import MESH_MARGIN, Trainer
-from seqjax.train.state import create_train_state
-
-model = build_model(dict(kind="rnn", vocab_size=300, embedding_dim=8, cell="lstm", hidden_sizes=(72,), num_outputs=2))
-rng = np.random.default_rng(0)
-examples = [{"inputs": rng.integers(1, 300, 12).astype(np.int32), "label": np.int32(rng.integers(0, 2))}
-            for _ in range(192)]
-source = Subset(examples, np.arange(len(examples)))
+CHOOSE_CODE = TOY_SOURCE_CODE.format(vocab=300, hidden=72, classes=2, length=12, count=192) + """
 two, one = make_mesh(1, jax.devices()), make_mesh(1, jax.devices()[:1])
 tx = optax.adam(1e-2)
 fresh = lambda: create_train_state(model, tx, jax.random.key(0), jnp.zeros((1, 12), jnp.int32))
