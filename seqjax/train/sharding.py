@@ -50,6 +50,10 @@ def initialize_distributed(coordinator: str = "", num_processes: int = 0, proces
 # beyond it, where XLA's matmuls already spread over the cores and the two devices' matmuls
 # contend for them (hidden 256 at 48 and 64 rows: 0.83x and 0.78-0.87x; 192 at 128 rows
 # 0.97x; 512 at 32 rows 0.85x; all with two devices, the most this machine has).
+# That line is the machine's, not only the shapes': on a second machine (AMD EPYC, AVX2
+# only) hidden 256 at 32 rows trained 0.83-0.88x split, where the first gave 1.02-1.06x. So
+# above hidden size 64 the trainer times both before it trains (``training_device_options``,
+# ``Trainer.choose_mesh``), the rule's choice first.
 # Forward-only inference gained from the split at hidden size <= 64 (1.0-2.8x) and was
 # mixed above it (hidden 256 at 32 rows 0.85x), so evaluation splits only there
 # (``inference_devices``: no work allowance for wider layers).
