@@ -104,3 +104,9 @@ def test_a_run_records_the_measured_devices_and_resumes_on_them(tmp_path, data_d
     assert again["mesh_timings_ms"] is None
     assert again["mesh"]["devices"] == first["mesh"]["devices"]
     assert len(again["losses"]) == 2 and again["losses"][0] == first["losses"][0]
+
+
+def test_time_devices_false_keeps_the_rules_choice_untimed(tmp_path, data_dir):
+    done = run_training(tmp_path / "run", data_dir, "2", epochs=1, flags=("host", "wide", "rule"))
+    assert done["mesh_timings_ms"] is None
+    assert done["mesh"]["devices"] == 2  # LSTM(72) over 32 rows a device: the rule splits

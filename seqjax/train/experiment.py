@@ -229,8 +229,8 @@ def _mesh(config: ml_collections.ConfigDict, pick_devices):
 def _mesh_options(config: ml_collections.ConfigDict) -> list:
     """The meshes besides :func:`_mesh`'s training mesh whose train step the trainer times
     before it trains (:func:`~seqjax.train.sharding.training_device_options`); none with a
-    model axis."""
-    if config.mesh.model_axis > 1:
+    model axis, and none with ``mesh.time_devices=False``."""
+    if config.mesh.model_axis > 1 or not config.mesh.get("time_devices", True):
         return []
     options = sharding.training_device_options(config.batch_size, config.model.get("hidden_sizes", ()),
                                                config.mesh.pad_batch)
