@@ -3,11 +3,10 @@
 Started by tests/test_sharding.py with XLA_FLAGS=--xla_force_host_platform_device_count=N,
 so the rest of the suite keeps one device.
 
-    python tests/multidevice_run.py WORKDIR DATA_DIR EPOCHS BATCH_SIZE [pad] [model2] [host] [wide] [rule]
+    python tests/multidevice_run.py WORKDIR DATA_DIR EPOCHS BATCH_SIZE [pad] [model2] [host] [wide]
 
 ``wide``: an LSTM(72), wider than the host-core split's rule decides, so the trainer times
-its step on one and on two devices first (seqjax.train.sharding.training_device_options);
-``rule``: with ``mesh.time_devices=False``, so it takes the rule's choice untimed.
+its step on one and on two devices first (seqjax.train.sharding.training_device_options).
 """
 
 import json
@@ -39,7 +38,6 @@ def main(workdir, data_dir, epochs, batch_size, *flags):
     c.model.dense = (8,)
     c.epochs, c.batch_size, c.progress = int(epochs), int(batch_size), False
     c.mesh.pad_batch = "pad" in flags
-    c.mesh.time_devices = "rule" not in flags
     if "model2" in flags:
         c.mesh.model_axis = 2
     results = train_and_evaluate(c, workdir)

@@ -22,6 +22,13 @@ for name, args in cases.items():
     options = training_device_options(*args)
     assert options[0] == training_devices(*args), name  # the rule's choice comes first
     out[name] = [len(devices) for devices in options]
+from seqjax.train.experiment import _mesh_options
+from seqjax.train.reproduce import load_config
+config = load_config("shapes_lstm")
+config.model.hidden_sizes, config.batch_size = (72,), 64
+out["config_timed"] = [int(m.devices.size) for m in _mesh_options(config)]
+config.mesh.time_devices = False  # the rule's choice, untimed
+out["config_untimed"] = [int(m.devices.size) for m in _mesh_options(config)]
 print(json.dumps(out))
 """
 
@@ -32,10 +39,13 @@ def test_device_options_are_timed_only_for_wide_layers_that_could_split(cpu_devi
     assert done.returncode == 0, done.stderr[-2000:]
     options = json.loads(done.stdout.splitlines()[-1])
     if cpu_devices == "1":
+        assert options.pop("config_timed") == options.pop("config_untimed") == []
         assert {tuple(v) for v in options.values()} == {(1,)}
         return
     assert options == {"small": [2], "big_lstm": [2, 1], "h256_64_rows": [1, 2], "h512": [1, 2], "mixed": [1, 2],
-                       "few_rows": [1], "odd": [1], "odd_padded": [2, 1], "no_rnn": [2]}
+                       "few_rows": [1], "odd": [1], "odd_padded": [2, 1], "no_rnn": [2],
+                       # a run's config: the options besides the rule's mesh, none with mesh.time_devices=False
+                       "config_timed": [1], "config_untimed": []}
 
 
 CHOOSE_CODE = TOY_SOURCE_CODE.format(vocab=300, hidden=72, classes=2, length=12, count=192) + """
@@ -105,8 +115,3 @@ def test_a_run_records_the_measured_devices_and_resumes_on_them(tmp_path, data_d
     assert again["mesh"]["devices"] == first["mesh"]["devices"]
     assert len(again["losses"]) == 2 and again["losses"][0] == first["losses"][0]
 
-
-def test_time_devices_false_keeps_the_rules_choice_untimed(tmp_path, data_dir):
-    done = run_training(tmp_path / "run", data_dir, "2", epochs=1, flags=("host", "wide", "rule"))
-    assert done["mesh_timings_ms"] is None
-    assert done["mesh"]["devices"] == 2  # LSTM(72) over 32 rows a device: the rule splits
