@@ -19,6 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from seqjax._timing import time_calls
+
 
 class BenchConfig(NamedTuple):
     name: str
@@ -49,15 +51,6 @@ class Timing(NamedTuple):
     infer_median_ms: float
     train_rounds_ms: tuple[float, ...] = ()
     infer_rounds_ms: tuple[float, ...] = ()
-
-
-def _time(fn: Callable[[], Any], steps: int) -> list[float]:
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def _ms(seconds: float) -> float:
@@ -116,8 +109,8 @@ def time_interleaved(prepared: dict[str, Prepared], steps: int, rounds: int = 5,
     for _ in range(rounds):
         for name, p in prepared.items():
             time.sleep(settle_s)
-            train[name].append(_time(p.train_once, per_round))
-            infer[name].append(_time(p.infer_once, per_round))
+            train[name].append(time_calls(p.train_once, per_round))
+            infer[name].append(time_calls(p.infer_once, per_round))
     flat = lambda turns: [t for turn in turns for t in turn]  # noqa: E731
     return {name: _summarize(p.first_step_s, flat(train[name]), flat(infer[name]), train[name], infer[name])
             for name, p in prepared.items()}
@@ -356,7 +349,7 @@ def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
     a = jnp.ones((size, size), jnp.float32)
     dot = jax.jit(jnp.dot)
     jax.block_until_ready(dot(a, a))
-    times = _time(lambda: jax.block_until_ready(dot(a, a)), repeats)
+    times = time_calls(lambda: jax.block_until_ready(dot(a, a)), repeats)
     return 2 * size**3 / statistics.median(times) / 1e9
 
 
@@ -494,9 +487,9 @@ def bench_long_sequences(length: int = 4096, batch: int = 16, features: int = 32
         start = time.perf_counter()
         jax.block_until_ready(grad_fn(params))
         first = time.perf_counter() - start
-        train = _time(lambda: jax.block_until_ready(grad_fn(params)), steps)
+        train = time_calls(lambda: jax.block_until_ready(grad_fn(params)), steps)
         jax.block_until_ready(fwd_fn(params))
-        infer = _time(lambda: jax.block_until_ready(fwd_fn(params)), steps)
+        infer = time_calls(lambda: jax.block_until_ready(fwd_fn(params)), steps)
         timing = _summarize(first, train, infer)._asdict()
         rows[name] = {**{k: timing[k] for k in ("first_step_s", "median_ms", "min_ms", "infer_median_ms")},
                       "temp_mib": _peak_temp_mib(grad_fn, params)}
@@ -524,7 +517,7 @@ def bench_remat_memory(length: int = 10_000, batch: int = 16, features: int = 32
         for name, kwargs in variants.items():
             grad_fn, _ = _sequence_step(cell, params, xs, **kwargs)
             jax.block_until_ready(grad_fn(params))
-            times = _time(lambda: jax.block_until_ready(grad_fn(params)), steps)
+            times = time_calls(lambda: jax.block_until_ready(grad_fn(params)), steps)
             rows[name] = {"median_ms": round(1000 * statistics.median(times), 1),
                           "temp_mib": _peak_temp_mib(grad_fn, params)}
     return {"shape": {"length": length, "batch": batch, "features": features, "hidden": hidden}, "rows": rows}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
-import time
 import warnings
 from typing import Any, Callable, Sequence
 
@@ -14,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from seqjax._timing import time_calls
 from seqjax.data import pipeline
 from seqjax.train.checkpoints import Checkpoints
 from seqjax.train.state import TrainState
@@ -164,9 +164,9 @@ class Trainer:
                 f"{self.step_rows} rows; pass a mesh over a divisor of it, or leave eval_mesh out to evaluate on mesh."
             )
         self._eval_step_fn = make_eval_step(model, task, loss)
-        self._train_step = self._eval_step = self._placed_on = None
+        self._train_step = self._eval_step = None
         self.state_sharding = self.eval_state_sharding = None
-        self._use(mesh)
+        self.mesh = mesh
 
     def _checked_option(self, index: int, mesh):
         rows = self._sharding.check_batch_size(self.batch_size, mesh, True)  # the rows it would need
@@ -178,30 +178,40 @@ class Trainer:
             )
         return mesh
 
-    def _use(self, mesh) -> None:
-        """Makes ``mesh`` the one the train step runs on (compiled by :meth:`place`)."""
-        sharding = self._sharding
-        self.mesh = mesh
-        self._per_device = mesh.shape[sharding.MODEL] == 1 and sharding.data_size(mesh) > 1
-        self._wait_each_step = mesh.devices.size > 1 and mesh.devices.flat[0].platform == "cpu"
-        self._train_step_fn = make_train_step(self._model, self._tx, self.task, self._loss,
-                                              data_axis=sharding.DATA if self._per_device else None)
+    @property
+    def mesh(self):
+        """The mesh the train step runs on (``choose_mesh`` / ``use_devices`` may change it)."""
+        return self._mesh
 
-    def place(self, state: TrainState) -> TrainState:
-        """Puts ``state`` on the mesh and compiles the steps for its shardings."""
-        self.state_sharding = self._sharding.state_shardings(state, self.mesh)
-        state = jax.device_put(state, self.state_sharding)
-        batch_sh = self._sharding.batch_sharding(self.mesh)
-        replicated = self._sharding.NamedSharding(self.mesh, self._sharding.P())
+    @mesh.setter
+    def mesh(self, mesh) -> None:
+        self._mesh = mesh
+        # decided once per mesh, not in step()'s loop
+        self._wait_each_step = mesh.devices.size > 1 and mesh.devices.flat[0].platform == "cpu"
+
+    def _jit_train_step(self, mesh, state: TrainState):
+        """``(step, state_sharding)``: the train step jitted over ``mesh`` (one ``shard_map``
+        program per device where the batch is split) and ``state``'s shardings there."""
+        sharding = self._sharding
+        per_device = mesh.shape[sharding.MODEL] == 1 and sharding.data_size(mesh) > 1
+        train_step = make_train_step(self._model, self._tx, self.task, self._loss,
+                                     data_axis=sharding.DATA if per_device else None)
+        if per_device:
+            train_step = shard_train_step(train_step, mesh)
+        state_sharding = sharding.state_shardings(state, mesh)
         base_key = jax.random.key(self.seed)
-        train_step = shard_train_step(self._train_step_fn, self.mesh) if self._per_device else self._train_step_fn
 
         def step(state: TrainState, batch: dict):
             return train_step(state, batch, jax.random.fold_in(base_key, state.step))
 
-        self._train_step = jax.jit(step, in_shardings=(self.state_sharding, batch_sh),
-                                   out_shardings=(self.state_sharding, replicated), donate_argnums=0)
-        self._placed_on = self.mesh
+        jitted = jax.jit(step, in_shardings=(state_sharding, sharding.batch_sharding(mesh)),
+                         out_shardings=(state_sharding, sharding.NamedSharding(mesh, sharding.P())), donate_argnums=0)
+        return jitted, state_sharding
+
+    def place(self, state: TrainState) -> TrainState:
+        """Puts ``state`` on the mesh and compiles the steps for its shardings."""
+        self._train_step, self.state_sharding = self._jit_train_step(self.mesh, state)
+        state = jax.device_put(state, self.state_sharding)
         self.eval_state_sharding = self._sharding.state_shardings(_without_optimizer(state), self.eval_mesh)
         self._eval_step = jax.jit(
             self._eval_step_fn, in_shardings=(self.eval_state_sharding, self._sharding.batch_sharding(self.eval_mesh)),
@@ -222,35 +232,29 @@ class Trainer:
         if not self.mesh_options:
             return state
         host_state = jax.device_get(state)  # each probe steps (and donates) a copy of its own
-        runs, times = [], []
+        meshes, runs = (self.mesh, *self.mesh_options), []
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Some donated buffers were not usable")
-            for mesh in (self.mesh, *self.mesh_options):
-                self._use(mesh)
-                probe = [self.place(host_state)]
-                device_batch = self.device_batch(batch)
-                runs.append((mesh, self._train_step, self.state_sharding, probe, device_batch))
-                self._probe_step(runs[-1])  # compiles
-                times.append([])
+            for mesh in meshes:
+                step, state_sharding = self._jit_train_step(mesh, host_state)
+                probe, device_batch = [jax.device_put(host_state, state_sharding)], self._device_batch(batch, mesh)
+
+                def once(step=step, probe=probe, device_batch=device_batch):
+                    probe[0], metrics = step(probe[0], device_batch)
+                    jax.block_until_ready(metrics)
+
+                once()  # compiles
+                runs.append((step, state_sharding, once, []))
             for _ in range(rounds):
-                for run, spent in zip(runs, times):
-                    for _ in range(steps):
-                        start = time.perf_counter()
-                        self._probe_step(run)
-                        spent.append(time.perf_counter() - start)
-        medians = [statistics.median(spent) for spent in times]
+                for _, _, once, spent in runs:
+                    spent += time_calls(once, steps)
+        medians = [statistics.median(spent) for *_, spent in runs]
         best = min(range(len(runs)), key=medians.__getitem__)
         chosen = best if medians[best] < (1 - MESH_MARGIN) * medians[0] else 0
-        self.mesh_timings = {int(run[0].devices.size): round(1000 * m, 3) for run, m in zip(runs, medians)}
-        mesh, self._train_step, self.state_sharding, _, _ = runs[chosen]
-        self._use(mesh)
-        self._placed_on, self.mesh_options = mesh, ()
+        self.mesh_timings = {int(mesh.devices.size): round(1000 * m, 3) for mesh, m in zip(meshes, medians)}
+        self.mesh, self.mesh_options = meshes[chosen], ()
+        self._train_step, self.state_sharding = runs[chosen][:2]
         return jax.device_put(host_state, self.state_sharding)
-
-    def _probe_step(self, run) -> None:
-        _, train_step, _, probe, device_batch = run
-        probe[0], metrics = train_step(probe[0], device_batch)
-        jax.block_until_ready(metrics)
 
     def use_devices(self, count: int, state: TrainState) -> TrainState:
         """Trains on the candidate mesh (``mesh`` or one of ``mesh_options``) with ``count``
@@ -259,8 +263,7 @@ class Trainer:
         :meth:`choose_mesh`."""
         for mesh in (self.mesh, *self.mesh_options):
             if int(mesh.devices.size) == int(count):
-                self._use(mesh)
-                self.mesh_options = ()
+                self.mesh, self.mesh_options = mesh, ()
                 return self.place(state)
         return state
 
@@ -268,8 +271,11 @@ class Trainer:
         """A host batch (``{"inputs", "label"[, "weight"]}`` NumPy arrays, this process's
         rows) padded to the step's shape and placed on the mesh (``eval_mesh`` for
         ``evaluation``)."""
+        return self._device_batch(batch, self.eval_mesh if evaluation else self.mesh)
+
+    def _device_batch(self, batch: dict, mesh) -> dict:
         local_rows = self.step_rows // jax.process_count()
-        return self._sharding.global_batch(pad_batch(batch, local_rows), self.eval_mesh if evaluation else self.mesh)
+        return self._sharding.global_batch(pad_batch(batch, local_rows), mesh)
 
     def step(self, state: TrainState, batch: dict) -> tuple[TrainState, dict]:
         """One compiled train step on a :meth:`device_batch` (``state`` from :meth:`place`).
@@ -307,8 +313,7 @@ class Trainer:
         """One epoch; returns the new state and ``{"loss", "accuracy" | "mae"}``."""
         from tqdm.auto import tqdm
 
-        fresh = self._train_step is None or self._placed_on is not self.mesh
-        state = self.place(state) if fresh else jax.device_put(state, self.state_sharding)
+        state = self.place(state) if self._train_step is None else jax.device_put(state, self.state_sharding)
         dataset = self._batches(source, epoch=epoch, shuffle=True)
         totals = None
         with warnings.catch_warnings():
