@@ -71,6 +71,29 @@ def test_rnn_module_over_tokens_equals_over_embedded_inputs(cell):
         layer.apply(variables, table[ids], lengths, tokens=table)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_training_over_tokens_gathers_time_major_with_the_same_values_and_gradients(cell):
+    table = jax.random.normal(jax.random.key(0), (5, 4))
+    ids = jax.random.randint(jax.random.key(1), (3, 8), 0, 5)
+    layer = sjnn.RNN(cell, 6, return_sequences=True, dropout=0.3)
+    variables = layer.init(jax.random.key(2), table[ids])
+    rngs = {"dropout": jax.random.key(3)}
+
+    def loss(params, table, tokens):
+        out = layer.apply({"params": params}, table[ids], deterministic=False, rngs=rngs,
+                          tokens=(table, ids) if tokens else None)
+        return jnp.sum(jnp.sin(out))
+
+    for argnums in (0, 1):  # the layer's weights and the embedding table
+        got = jax.grad(loss, argnums)(variables["params"], table, True)
+        assert_close(got, jax.grad(loss, argnums)(variables["params"], table, False), atol=1e-6)
+    assert_close(loss(variables["params"], table, True), loss(variables["params"], table, False), atol=1e-6)
+    # the rows are gathered with transposed ids: no [B, T, F] -> [T, B, F] transpose of the inputs
+    jaxpr = str(jax.make_jaxpr(lambda t: loss(variables["params"], t, True))(table))
+    assert "f32[8,3,4] = transpose" not in jaxpr and "i32[8,3] = transpose" in jaxpr
+    assert "f32[8,3,4] = transpose" in str(jax.make_jaxpr(lambda t: loss(variables["params"], t, False))(table))
+
+
 def test_classifier_inference_over_tokens_equals_the_layer_by_layer_computation():
     from seqjax.models import build_model
 

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from seqjax import cells as sj_cells
+from seqjax._mesh_types import take_rows
 from seqjax.recurrence import MERGE_MODES, BidirectionalCarry, BidirectionalParams, bidirectional, scan, scan_tokens
 
 CELLS: dict[str, Callable[..., sj_cells.Cell]] = {
@@ -113,7 +114,9 @@ class RNN(nn.Module):
     is ``(table [V, F], ids [B, T])`` when ``xs`` is ``table[ids]`` (an embedding's
     output): in inference (``deterministic=True``) the forward direction then runs
     :func:`seqjax.scan_tokens`, which projects the table instead of every step's input
-    where that is less work. Same values up to float rounding, same gradients.
+    where that is less work. Same values up to float rounding, same gradients. In training
+    the rows are gathered again with the ids transposed, so the loop's time-major inputs
+    ``[T, B, F]`` need no transpose (nor their gradient); the same values, bit for bit.
     """
 
     cell: str | Callable[[int], sj_cells.Cell] = "lstm"
@@ -147,8 +150,12 @@ class RNN(nn.Module):
         params = {d: self.param(d, lambda key: cell.init(key, features)) for d in directions}
 
         train = not deterministic
+        # An embedding's rows gathered time-major (ids transposed, not the [B, T, F] rows): the
+        # same values without a transpose of every input, nor of its gradient in the backward pass.
+        time_major = jnp.swapaxes(xs, 0, 1) if tokens is None else take_rows(tokens[0], jnp.swapaxes(tokens[1], 0, 1))
         if train and dropout > 0:
-            xs = xs * _keep_mask(self.make_rng("dropout"), dropout, (batch, 1, features))
+            mask = _keep_mask(self.make_rng("dropout"), dropout, (batch, 1, features))  # one per sequence
+            time_major = time_major * jnp.swapaxes(mask, 0, 1)
         run_cells = {d: cell for d in directions}
         if recurrent_dropout > 0 and cell.coefficients is not None:
             raise ValueError(
@@ -160,7 +167,6 @@ class RNN(nn.Module):
                 mask = _keep_mask(self.make_rng("dropout"), recurrent_dropout, (batch, self.hidden_size))
                 run_cells[d] = _with_recurrent_mask(cell, mask, takes_mask=self.cell in ACTIVATED_CELLS)
 
-        time_major = jnp.swapaxes(xs, 0, 1)  # [T, B, F]
         if self.bidirectional:
             carry, ys = bidirectional(
                 run_cells["forward"], BidirectionalParams(params["forward"], params["backward"]), time_major,
