@@ -11,6 +11,8 @@ subprocess with two CPU devices, since the device count is fixed when JAX starts
 
 import json
 
+import pytest
+
 from conftest import ROOT
 from test_host_parallel import python
 
@@ -45,6 +47,8 @@ split = lambda a, axis: jax.device_put(a, NamedSharding(mesh, P(*([None] * axis 
 errors, failures = {}, {}
 
 def compare(name, loss, params, args, specs):
+    if name.startswith("seq2seq/") != (PART == "seq2seq"):
+        return  # the other part's case (each part runs in its own process, so the two run at once)
     # The loss sums over this device's rows and over the devices; the gradient of the
     # replicated params comes out summed over the devices (the cast's transpose).
     def local(params, *args):
@@ -94,7 +98,7 @@ compare("classifier", lambda v, x: jnp.sum(model.apply(v, x) ** 2), variables, (
 # (an all-reduce per step made a two-device step 1.5x slower than one device).
 import re
 in_loops = {}
-for name, impl, remat in (("gru", None, None), ("lstm", "scan", True), ("lstm", "fused", None)):
+for name, impl, remat in (("gru", None, None), ("lstm", "scan", True), ("lstm", "fused", None)) * (PART == "cells"):
     cell = cells[name]
     def grads(p, xs, cell=cell, impl=impl, remat=remat):
         return jax.grad(lambda p: jnp.sum(sj.scan(cell, p, xs, implementation=impl, remat=remat)[1] ** 2))(p)
@@ -108,9 +112,13 @@ print(json.dumps({"errors": errors, "failures": failures, "all_reduces": in_loop
 CHECK_CODE = CHECK_CODE.replace("# {seq2seq cases}", SEQ2SEQ_CASES)
 
 
-def run_matching(code: str, cases: int) -> dict:
-    """Runs ``code`` on two CPU devices; every one of its ``cases`` ran and matched one device."""
-    done = python(code, "2")
+PARTS = {"cells": "the cells, the token path and a classifier", "seq2seq": "the encoder-decoder"}
+
+
+def run_matching(code: str, part: str, cases: int) -> dict:
+    """Runs ``code``'s cases of ``part`` (:data:`PARTS`) on two CPU devices; every one of its
+    ``cases`` ran and matched one device."""
+    done = python(f"PART = {part!r}\n" + code, "2")
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["failures"] == {}
@@ -120,12 +128,16 @@ def run_matching(code: str, cases: int) -> dict:
     return result
 
 
-def test_scan_in_users_shard_map_matches_one_device():
-    # lstm: 4 implementation / remat choices, the other cells 1; each plain and masked-reversed;
-    # two token paths; one model; seq2seq teacher forcing, greedy and beam search
-    result = run_matching(CHECK_CODE, cases=4 * 2 + 3 * 2 + 2 + 1 + 3)
+@pytest.mark.parametrize("part", sorted(PARTS))
+def test_scan_in_users_shard_map_matches_one_device(part):
+    # cells: the lstm's 4 implementation / remat choices, the other cells 1, each plain and
+    # masked-reversed; two token paths; one model. seq2seq: teacher forcing, greedy, beam search
+    result = run_matching(CHECK_CODE, part, cases={"cells": 4 * 2 + 3 * 2 + 2 + 1, "seq2seq": 3}[part])
     # [all-reduces in the program, of them inside a loop body]
-    assert all(total >= 1 and in_loop == 0 for total, in_loop in result["all_reduces"].values()), result["all_reduces"]
+    if part == "cells":
+        assert len(result["all_reduces"]) == 3
+        assert all(total >= 1 and in_loop == 0 for total, in_loop in result["all_reduces"].values()), \
+            result["all_reduces"]
 
 
 EXPLICIT_CODE = r"""
@@ -147,6 +159,8 @@ table = jax.random.normal(jax.random.key(3), (V, I))
 errors, failures, split_outputs = {}, {}, {}
 
 def compare(name, fn, params, args, specs):
+    if name.startswith("seq2seq/") != (PART == "seq2seq"):
+        return  # the other part's case
     whole = jax.jit(jax.value_and_grad(fn))(params, *args)
     try:
         with jax.set_mesh(mesh):
@@ -193,9 +207,11 @@ print(json.dumps({"errors": errors, "failures": failures, "split": split_outputs
 EXPLICIT_CODE = EXPLICIT_CODE.replace("# {seq2seq cases}", SEQ2SEQ_CASES)
 
 
-def test_scan_under_an_explicit_sharding_mesh_matches_one_device():
-    # lstm (default, scan) and two other cells, each plain and masked-reversed; tokens; model; seq2seq
-    result = run_matching(EXPLICIT_CODE, cases=2 * 2 + 2 * 2 + 2 + 1 + 3)
+@pytest.mark.parametrize("part", sorted(PARTS))
+def test_scan_under_an_explicit_sharding_mesh_matches_one_device(part):
+    # cells: lstm (default, scan) and two other cells, each plain and masked-reversed; tokens;
+    # model. seq2seq: teacher forcing, greedy, beam search
+    result = run_matching(EXPLICIT_CODE, part, cases={"cells": 2 * 2 + 2 * 2 + 2 + 1, "seq2seq": 3}[part])
     # outputs and final carry stay split like the batch
     assert result["split"] == {"ys": [None, "data", None], "h": ["data", None]}
     # the fused LSTM, asked for by name, is refused with what to do instead
