@@ -98,7 +98,8 @@ compare("classifier", lambda v, x: jnp.sum(model.apply(v, x) ** 2), variables, (
 # (an all-reduce per step made a two-device step 1.5x slower than one device).
 import re
 in_loops = {}
-for name, impl, remat in (("gru", None, None), ("lstm", "scan", True), ("lstm", "fused", None)) * (PART == "cells"):
+counted = (("gru", None, None), ("lstm", "scan", True), ("lstm", "fused", None)) if PART == "cells" else ()
+for name, impl, remat in counted:
     cell = cells[name]
     def grads(p, xs, cell=cell, impl=impl, remat=remat):
         return jax.grad(lambda p: jnp.sum(sj.scan(cell, p, xs, implementation=impl, remat=remat)[1] ** 2))(p)
@@ -112,7 +113,7 @@ print(json.dumps({"errors": errors, "failures": failures, "all_reduces": in_loop
 CHECK_CODE = CHECK_CODE.replace("# {seq2seq cases}", SEQ2SEQ_CASES)
 
 
-PARTS = {"cells": "the cells, the token path and a classifier", "seq2seq": "the encoder-decoder"}
+PARTS = ("cells", "seq2seq")  # the cells, the token path and a classifier; the encoder-decoder
 
 
 def run_matching(code: str, part: str, cases: int) -> dict:
@@ -128,7 +129,7 @@ def run_matching(code: str, part: str, cases: int) -> dict:
     return result
 
 
-@pytest.mark.parametrize("part", sorted(PARTS))
+@pytest.mark.parametrize("part", PARTS)
 def test_scan_in_users_shard_map_matches_one_device(part):
     # cells: the lstm's 4 implementation / remat choices, the other cells 1, each plain and
     # masked-reversed; two token paths; one model. seq2seq: teacher forcing, greedy, beam search
@@ -193,25 +194,29 @@ compare("classifier", lambda v, x: jnp.sum(model.apply(v, x) ** 2), model.init(k
 
 # {seq2seq cases}
 
-with jax.set_mesh(mesh):
-    placed = jax.device_put(xs, NamedSharding(mesh, P(None, "data")))
-    carry, ys = jax.jit(lambda p, xs: sj.scan(cells["lstm"], p, xs))(cells["lstm"].init(key, I), placed)
-    split_outputs = {"ys": list(ys.sharding.spec), "h": list(carry.h.sharding.spec)}
-    try:
-        sj.scan(cells["lstm"], cells["lstm"].init(key, I), placed, implementation="fused")
-        fused_error = ""
-    except ValueError as err:
-        fused_error = str(err)
+fused_error = ""
+if PART == "cells":
+    with jax.set_mesh(mesh):
+        placed = jax.device_put(xs, NamedSharding(mesh, P(None, "data")))
+        carry, ys = jax.jit(lambda p, xs: sj.scan(cells["lstm"], p, xs))(cells["lstm"].init(key, I), placed)
+        split_outputs = {"ys": list(ys.sharding.spec), "h": list(carry.h.sharding.spec)}
+        try:
+            sj.scan(cells["lstm"], cells["lstm"].init(key, I), placed, implementation="fused")
+        except ValueError as err:
+            fused_error = str(err)
 print(json.dumps({"errors": errors, "failures": failures, "split": split_outputs, "fused_error": fused_error}))
 """
 EXPLICIT_CODE = EXPLICIT_CODE.replace("# {seq2seq cases}", SEQ2SEQ_CASES)
 
 
-@pytest.mark.parametrize("part", sorted(PARTS))
+@pytest.mark.parametrize("part", PARTS)
 def test_scan_under_an_explicit_sharding_mesh_matches_one_device(part):
     # cells: lstm (default, scan) and two other cells, each plain and masked-reversed; tokens;
     # model. seq2seq: teacher forcing, greedy, beam search
     result = run_matching(EXPLICIT_CODE, part, cases={"cells": 2 * 2 + 2 * 2 + 2 + 1, "seq2seq": 3}[part])
+    if part == "seq2seq":
+        assert result["split"] == {} and result["fused_error"] == ""  # checked once, in the cells part
+        return
     # outputs and final carry stay split like the batch
     assert result["split"] == {"ys": [None, "data", None], "h": ["data", None]}
     # the fused LSTM, asked for by name, is refused with what to do instead

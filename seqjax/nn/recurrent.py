@@ -150,9 +150,13 @@ class RNN(nn.Module):
         params = {d: self.param(d, lambda key: cell.init(key, features)) for d in directions}
 
         train = not deterministic
-        # An embedding's rows gathered time-major (ids transposed, not the [B, T, F] rows): the
-        # same values without a transpose of every input, nor of its gradient in the backward pass.
-        time_major = jnp.swapaxes(xs, 0, 1) if tokens is None else take_rows(tokens[0], jnp.swapaxes(tokens[1], 0, 1))
+        ids = None if tokens is None else jnp.swapaxes(tokens[1], 0, 1)  # [T, B]
+        # sj.scan_tokens projects the table (inference); training differentiates scan over xs either way
+        over_tokens = ids is not None and not train and not self.bidirectional
+        if not over_tokens:
+            # an embedding's rows gathered time-major (ids transposed, not the [B, T, F] rows): the
+            # same values without a transpose of every input, nor of its gradient in the backward pass
+            time_major = jnp.swapaxes(xs, 0, 1) if ids is None else take_rows(tokens[0], ids)
         if train and dropout > 0:
             mask = _keep_mask(self.make_rng("dropout"), dropout, (batch, 1, features))  # one per sequence
             time_major = time_major * jnp.swapaxes(mask, 0, 1)
@@ -174,9 +178,8 @@ class RNN(nn.Module):
                 remat=self.remat, implementation=self.implementation,
             )
             last = MERGE_MODES[self.merge_mode](carry.forward.h, carry.backward.h)
-        elif tokens is not None and not train:  # training differentiates scan over xs either way
-            table, ids = tokens
-            carry, ys = scan_tokens(run_cells["forward"], params["forward"], table, jnp.swapaxes(ids, 0, 1),
+        elif over_tokens:
+            carry, ys = scan_tokens(run_cells["forward"], params["forward"], tokens[0], ids,
                                     lengths=lengths, unroll=self.unroll, remat=self.remat,
                                     implementation=self.implementation)
             last = carry.h
