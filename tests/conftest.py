@@ -37,11 +37,19 @@ def manual_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory) -> Path:
-    """Prepared builders are shared by every test of the session."""
+    """Prepared builders are shared by every test of the run, in every xdist worker.
+
+    The workers' temp folders share a parent; a data set one worker prepared is read by the
+    other (``sjd.builder`` locks each prepared folder, so the second waits rather than
+    preparing it again: IMDB alone takes 20-35 s per config).
+    """
     import tensorflow_datasets as tfds
 
     tfds.disable_progress_bar()
-    return tmp_path_factory.mktemp("seqjax_datasets")
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "seqjax_datasets"
+    shared.mkdir(exist_ok=True)
+    return shared
 
 
 def require(*relative: str) -> None:

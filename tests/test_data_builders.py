@@ -2,6 +2,7 @@
 
 import gzip
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -209,6 +210,46 @@ def test_prepared_files_are_reused(tmp_path):
     again = sjd.builder("shape_curves", data_dir=str(tmp_path), num_train=9, num_test=3)
     assert again.data_dir == first.data_dir
     assert [p.stat().st_mtime_ns for p in files] == stamps
+
+
+PREPARE_AT_ONCE = """
+import sys, time
+from pathlib import Path
+import seqjax.data as sjd
+go = Path(sys.argv[2])
+Path(sys.argv[3]).touch()
+while not go.exists():  # both processes are imported and waiting before either prepares
+    time.sleep(0.005)
+built = sjd.builder("shape_curves", data_dir=sys.argv[1], num_train=1000, num_test=200, seed=3)
+source = built.as_data_source("train")
+print(len(source), float(source[7]["curve"].sum()))
+"""
+
+
+def test_two_processes_preparing_one_data_set_at_once_both_get_it(tmp_path):
+    """Without the lock the second to finish crashes renaming its folder onto the first's."""
+    import subprocess
+    import sys
+
+    go, ready = tmp_path / "go", [tmp_path / "ready0", tmp_path / "ready1"]
+    runs = [
+        subprocess.Popen([sys.executable, "-c", PREPARE_AT_ONCE, str(tmp_path / "data"), str(go), str(flag)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for flag in ready
+    ]
+    deadline = time.monotonic() + 120
+    while not all(flag.exists() for flag in ready) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.touch()
+    results = [run.communicate(timeout=300) for run in runs]
+    for run, (out, err) in zip(runs, results):
+        assert run.returncode == 0, err[-2000:]
+    waited = [err for _, err in results if "another process is preparing" in err]
+    assert len(waited) == 1 and "waiting for it" in waited[0]  # the second says why it waits
+    lines = [out.splitlines()[-1] for out, _ in results]  # tfds prints its progress before
+    assert lines[0] == lines[1] and lines[0].startswith("1000 ")
+    folders = [p.name for p in (tmp_path / "data" / "shape_curves").glob("custom_*/*")]
+    assert folders == ["1.0.0"], folders  # one prepared folder, no incomplete.* left beside it
 
 
 def test_an_unprepared_builder_asks_no_metadata_bucket_and_leaves_no_temp_dir(tmp_path, monkeypatch):

@@ -14,7 +14,11 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import sys
+from pathlib import Path
 from typing import Any
+
+import filelock
 
 from seqjax.data._builder import (
     DATA_DIR_ENV,
@@ -85,6 +89,10 @@ def builder(
 ) -> Builder:
     """The prepared builder of data set ``name`` (prepared on first use, then reused).
 
+    Processes that ask for the same unprepared data set at once (a sweep's runs, test
+    workers) take turns: one prepares it under a lock file in ``<data_dir>/.locks``, the
+    others say on stderr that they wait, then read what it wrote.
+
     Args:
       name: one of :func:`names`.
       data_dir: where prepared files live.
@@ -101,12 +109,42 @@ def builder(
         cfg = config_cls.from_kwargs(**config)
     except ValueError as err:
         raise ValueError(f"{name}: {err}") from None
-    # The default config is registered on the class; tfds wants it by name.
-    instance = cls(config="default" if cfg.name == "default" else cfg, data_dir=data_dir or default_data_dir(), file_format="array_record")
-    instance.allow_download = download
-    manual_dir = manual_dir or default_manual_dir()
-    instance.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+
+    def make() -> Builder:
+        # The default config is registered on the class; tfds wants it by name.
+        made = cls(config="default" if cfg.name == "default" else cfg, data_dir=data_dir or default_data_dir(), file_format="array_record")
+        made.allow_download = download
+        return made
+
+    instance = make()
+    if instance.is_prepared():
+        return instance
+    # Two processes preparing the same data set (a sweep's runs, pytest-xdist workers) would
+    # race to rename their finished folders into place, and the second would crash; with the
+    # lock the second waits, then reads what the first wrote.
+    lock = _prepare_lock(instance)
+    try:
+        lock.acquire(blocking=False)
+    except filelock.Timeout:
+        print(f"{name}: another process is preparing {instance.data_dir}; waiting for it ({lock.lock_file}).", file=sys.stderr)
+        lock.acquire()
+    try:
+        instance = make()  # its info is read again, from the files another process may have written
+        manual_dir = manual_dir or default_manual_dir()
+        instance.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+    finally:
+        lock.release()
     return instance
+
+
+def _prepare_lock(instance: Builder) -> filelock.FileLock:
+    """A lock file per prepared folder, ``<data_dir>/.locks/<name>-<config>-<version>.lock``."""
+    folder = Path(instance.data_dir)
+    root = Path(instance.data_dir_root)
+    name = "-".join(folder.relative_to(root).parts) if folder.is_relative_to(root) else folder.name
+    locks = root / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    return filelock.FileLock(str(locks / f"{name}.lock"))
 
 
 def load(name: str, split: str, **kwargs: Any):
