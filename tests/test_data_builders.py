@@ -2,6 +2,8 @@
 
 import gzip
 import shutil
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -228,9 +230,6 @@ print(len(source), float(source[7]["curve"].sum()))
 
 def test_two_processes_preparing_one_data_set_at_once_both_get_it(tmp_path):
     """Without the lock the second to finish crashes renaming its folder onto the first's."""
-    import subprocess
-    import sys
-
     go, ready = tmp_path / "go", [tmp_path / "ready0", tmp_path / "ready1"]
     runs = [
         subprocess.Popen([sys.executable, "-c", PREPARE_AT_ONCE, str(tmp_path / "data"), str(go), str(flag)],

@@ -12,11 +12,12 @@ Prepared files go to ``data_dir`` (default ``$SEQJAX_DATA_DIR`` or
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import filelock
 
@@ -122,29 +123,27 @@ def builder(
     # Two processes preparing the same data set (a sweep's runs, pytest-xdist workers) would
     # race to rename their finished folders into place, and the second would crash; with the
     # lock the second waits, then reads what the first wrote.
-    lock = _prepare_lock(instance)
-    try:
-        lock.acquire(blocking=False)
-    except filelock.Timeout:
-        print(f"{name}: another process is preparing {instance.data_dir}; waiting for it ({lock.lock_file}).", file=sys.stderr)
-        lock.acquire()
-    try:
+    with _turn_to_prepare(instance):
         instance = make()  # its info is read again, from the files another process may have written
         manual_dir = manual_dir or default_manual_dir()
         instance.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
-    finally:
-        lock.release()
     return instance
 
 
-def _prepare_lock(instance: Builder) -> filelock.FileLock:
-    """A lock file per prepared folder, ``<data_dir>/.locks/<name>-<config>-<version>.lock``."""
-    folder = Path(instance.data_dir)
-    root = Path(instance.data_dir_root)
-    name = "-".join(folder.relative_to(root).parts) if folder.is_relative_to(root) else folder.name
-    locks = root / ".locks"
+@contextlib.contextmanager
+def _turn_to_prepare(instance: Builder) -> Iterator[None]:
+    """Holds ``<data_dir>/.locks/<name>-<config>-<version>.lock``, saying on stderr when it waits."""
+    locks = Path(instance.data_dir_root) / ".locks"
     locks.mkdir(parents=True, exist_ok=True)
-    return filelock.FileLock(str(locks / f"{name}.lock"))
+    lock = filelock.FileLock(str(locks / f"{instance.name}-{instance.builder_config.name}-{instance.version}.lock"))
+    try:
+        held = lock.acquire(blocking=False)
+    except filelock.Timeout:
+        print(f"{instance.name}: another process is preparing {instance.data_dir}; waiting for it ({lock.lock_file}).",
+              file=sys.stderr)
+        held = lock.acquire()
+    with held:
+        yield
 
 
 def load(name: str, split: str, **kwargs: Any):
