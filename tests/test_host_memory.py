@@ -12,6 +12,7 @@ import sys
 import jax
 import pytest
 
+from conftest import xla_flags
 from seqjax.train.host_memory import REUSE_MEMORY_ENV, reuse_freed_memory, reuse_freed_memory_if_asked
 
 STEP_CODE = """
@@ -37,7 +38,7 @@ print(took, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 20)
 
 def faults_per_step(mode: str) -> tuple[str, float]:
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "SEQJAX_CPU_DEVICES": "1"}
-    env.pop("XLA_FLAGS", None)
+    env["XLA_FLAGS"] = xla_flags()  # not the caller's device count
     done = subprocess.run([sys.executable, "-c", STEP_CODE, mode], capture_output=True, text=True, env=env,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -73,7 +74,7 @@ print(cli.run(lambda: print("async", xla_bridge._CPU_ENABLE_ASYNC_DISPATCH.value
 
 def test_the_scripts_turn_it_on_from_the_environment(monkeypatch):
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "SEQJAX_CPU_DEVICES": "2", REUSE_MEMORY_ENV: "1"}
-    env.pop("XLA_FLAGS", None)
+    env["XLA_FLAGS"] = xla_flags()  # not the caller's device count
     done = subprocess.run([sys.executable, "-c", SCRIPT_CODE], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     took = done.stdout.split()[:4] == ["async", "False", "devices", "2"]

@@ -11,12 +11,12 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, xla_flags
 
 
 def python(code: str, cpu_devices: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "SEQJAX_CPU_DEVICES": cpu_devices, "JAX_PLATFORMS": "cpu"}
-    env.pop("XLA_FLAGS", None)
+    env["XLA_FLAGS"] = xla_flags()  # not the caller's device count
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -126,7 +126,7 @@ def test_host_cores_after_start_up_change_nothing():
 
 def run_training(workdir, data_dir, cpu_devices: str, epochs: int = 2, flags: tuple = ("host",)):
     env = {**os.environ, "SEQJAX_CPU_DEVICES": cpu_devices, "JAX_PLATFORMS": "cpu"}
-    env.pop("XLA_FLAGS", None)
+    env["XLA_FLAGS"] = xla_flags()  # not the caller's device count
     cmd = [sys.executable, str(ROOT / "tests" / "multidevice_run.py"), str(workdir), str(data_dir), str(epochs), "64",
            *flags]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)

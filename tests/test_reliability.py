@@ -12,7 +12,7 @@ import pytest
 from seqjax.train.chaos import run_chaos
 from seqjax.train.experiment import load_run, train_and_evaluate
 from seqjax.train.fit import NonFiniteLossError
-from conftest import ROOT
+from conftest import ROOT, xla_flags
 from test_training import small_shapes_config
 
 
@@ -64,7 +64,7 @@ def test_non_finite_loss_stops_with_step_and_batch_and_keeps_the_last_good_check
 def _train(args, data_dir):
     cmd = [sys.executable, str(ROOT / "scripts" / "train.py"), *args]
     env = {"SEQJAX_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin", "JAX_PLATFORMS": "cpu",
-           "SEQJAX_COMPILE_CACHE": os.environ["SEQJAX_COMPILE_CACHE"]}
+           "SEQJAX_COMPILE_CACHE": os.environ["SEQJAX_COMPILE_CACHE"], "XLA_FLAGS": xla_flags()}
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
 
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from seqjax.train import sharding
-from conftest import ROOT
+from conftest import ROOT, xla_flags
 
 
 def run(devices: int, workdir, data_dir, epochs: int, batch_size: int, *flags):
-    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}", "JAX_PLATFORMS": "cpu"}
+    env = {**os.environ, "XLA_FLAGS": xla_flags(f"--xla_force_host_platform_device_count={devices}"), "JAX_PLATFORMS": "cpu"}
     cmd = [sys.executable, str(ROOT / "tests" / "multidevice_run.py"), str(workdir), str(data_dir), str(epochs),
            str(batch_size), *flags]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
@@ -80,7 +80,7 @@ def test_two_processes_train_like_one_process_with_two_devices(tmp_path, data_di
     with socket.socket() as sock:
         sock.bind(("localhost", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": xla_flags("--xla_force_host_platform_device_count=1")}
     cmd = [sys.executable, str(ROOT / "tests" / "multidevice_run.py"), str(tmp_path / "mp"), str(data_dir), "2", "16"]
     procs = [subprocess.Popen(cmd + [f"process={i}/2@{port}"], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for i in range(2)]
