@@ -1,6 +1,8 @@
 """The benchmark harness runs and its arithmetic is right (timings themselves are not asserted)."""
 
+import sys
 import time
+import types
 
 import pytest
 
@@ -45,6 +47,25 @@ def test_each_turn_starts_after_the_settle_pause():
     handovers = [(prev, cur) for prev, cur in zip(calls, calls[1:]) if prev[0] != cur[0]]
     assert len(handovers) == 3  # a -> b, b -> a, a -> b
     assert all(cur[1] == "train" and cur[2] - prev[2] >= 0.05 for prev, cur in handovers)
+
+
+def test_pytorch_steps_run_with_denormals_flushed_and_the_mode_restored(monkeypatch):
+    # XLA:CPU flushes denormals in its compiled code; the PyTorch rows get the same mode for
+    # the call alone (a stand-in module records the switches; PyTorch is not a test dependency)
+    switches = []
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(set_flush_denormal=switches.append))
+
+    def step():
+        switches.append("step")
+
+    def failing_step():
+        raise RuntimeError("boom")
+
+    bench._flushing_denormals(step)()
+    assert switches == [True, "step", False]
+    with pytest.raises(RuntimeError, match="boom"):
+        bench._flushing_denormals(failing_step)()
+    assert switches[-2:] == [True, False]
 
 
 def test_lstm_flop_count():
