@@ -331,9 +331,10 @@ def bench_torch(cfg: BenchConfig) -> Prepared:
 def _flushing_denormals(fn: Callable[[], None]) -> Callable[[], None]:
     """``fn`` run with denormal floats flushed to zero, as XLA:CPU's compiled code always runs.
 
-    PyTorch keeps denormals by default, and on an AVX-512 Intel Xeon its LSTM steps ran 3-15x
-    slower while the freshly initialised model's values passed through them (C: 8 steps of
-    3.2 s, then 205 ms; docs/BENCHMARKS.md), which would put the bench's median in that phase.
+    PyTorch keeps denormals by default, and on an AVX-512 Intel Xeon its LSTM steps ran up to
+    16x slower while the freshly initialised model's values passed through them (C: its first
+    8 steps took 1.5-3.3 s, then 205-220 ms; docs/BENCHMARKS.md), which put whole timed turns
+    of the bench in that phase.
     The mode is set per call and reset after, so NumPy and the other rows keep the default.
     """
     import torch
