@@ -19,7 +19,7 @@ _CONFIGS = flags.DEFINE_list("configs", ["A", "B", "C", "D"], "Benchmark configs
 _STEPS = flags.DEFINE_integer("steps", 20, "Timed train steps per framework (after one untimed first step).")
 _JSON = flags.DEFINE_string("json", "", "Also write the report as JSON here.")
 _FRAMEWORKS = flags.DEFINE_list("frameworks", None, "Rows to time (default: seqjax, seqjax_1dev, flax, flax_dp, "
-                                "torch; also seqjax_no_remat, seqjax_remat, seqjax_autodiff). torch is skipped when not installed.")
+                                "torch; also seqjax_no_remat, seqjax_remat, seqjax_autodiff, seqjax_xla). torch is skipped when not installed.")
 _LONG = flags.DEFINE_integer("long", 0, "If > 0, also time GRU vs the parallel-scan minGRU/minLSTM at this length "
                              "(docs use 4096).")
 _REUSE_MEMORY = flags.DEFINE_bool("reuse_memory", False, "Keep freed host memory for reuse across steps, for every "

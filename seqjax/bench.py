@@ -200,13 +200,20 @@ def _seqjax_model(cfg: BenchConfig, remat: bool | None = None, implementation: s
                             implementation=implementation))
 
 
-def training_mesh(cfg: BenchConfig, evaluation: bool = False):
+def training_mesh(cfg: BenchConfig, evaluation: bool = False, implementation: str | None = None):
     """The mesh seqjax's trainer picks for this config (``sharding.training_devices``, or
     ``sharding.inference_devices`` for its ``evaluation``)."""
     from seqjax.train import sharding
 
     pick = sharding.inference_devices if evaluation else sharding.training_devices
-    return sharding.make_mesh(1, pick(cfg.batch, (cfg.hidden,)))
+    return sharding.make_mesh(1, pick(cfg.batch, (cfg.hidden,), native_lstm=_runs_native(cfg, implementation)))
+
+
+def _runs_native(cfg: BenchConfig, implementation: str | None = None) -> bool:
+    """Whether the seqjax model of ``cfg`` runs :mod:`seqjax.native_lstm` (the trainer's device rule)."""
+    from seqjax.models import runs_native_lstm
+
+    return runs_native_lstm(dict(kind="rnn", cell=cfg.cell, hidden_sizes=(cfg.hidden,), implementation=implementation))
 
 
 def bench_seqjax_trainer(cfg: BenchConfig, implementation: str | None = None) -> Prepared:
@@ -224,9 +231,11 @@ def bench_seqjax_trainer(cfg: BenchConfig, implementation: str | None = None) ->
     tx = _keras_optax(cfg.optimizer)
     task = "binary" if cfg.outputs == 1 else "multiclass"
     state = create_train_state(model, tx, jax.random.key(0), jnp.asarray(ids[:1]))
-    options = [sharding.make_mesh(1, devices) for devices in sharding.training_device_options(cfg.batch, (cfg.hidden,))]
+    options = [sharding.make_mesh(1, devices) for devices in sharding.training_device_options(
+        cfg.batch, (cfg.hidden,), native_lstm=_runs_native(cfg, implementation))]
     trainer = Trainer(model, tx, task, batch_size=cfg.batch, seed=0, transform=lambda x: x, mesh=options[0],
-                      eval_mesh=training_mesh(cfg, evaluation=True), mesh_options=options[1:])
+                      eval_mesh=training_mesh(cfg, evaluation=True, implementation=implementation),
+                      mesh_options=options[1:])
     holder = [trainer.place(state)]
     host_batch = {"inputs": ids, "label": labels}
     batch = [None]
@@ -276,7 +285,18 @@ def bench_flax(cfg: BenchConfig, data_parallel: bool = False) -> Prepared:
     model = FlaxModel()
     ids, labels = synthetic_batch(cfg)
     params = model.init(jax.random.key(0), jnp.asarray(ids[:1]))
-    return _bench_jax_model(model, params, cfg, ids, labels, mesh=training_mesh(cfg) if data_parallel else None)
+    return _bench_jax_model(model, params, cfg, ids, labels, mesh=training_mesh(cfg, implementation="fused") if data_parallel else None)
+
+
+def xla_implementation(cfg: BenchConfig) -> str | None:
+    """The ``implementation`` that gives ``cfg``'s model seqjax's XLA path, as ``sj.scan``
+    chose it without :mod:`seqjax.native_lstm`: the recomputing scan for long sequences of
+    small LSTMs (``auto_remat``), :mod:`seqjax.fused_lstm` for other LSTMs, the default else."""
+    from seqjax.recurrence import auto_remat
+
+    if cfg.cell != "lstm":
+        return None
+    return "scan" if auto_remat(cfg.length, cfg.hidden) else "fused"
 
 
 def torch_available() -> bool:
@@ -385,7 +405,9 @@ FRAMEWORKS = ("seqjax", "seqjax_1dev", "flax", "flax_dp", "torch")
 """The default rows: seqjax's trainer step; the seqjax model on one device with the neutral
 step (``sj.scan`` alone); Flax as a Flax user writes it; Flax with seqjax's data-parallel
 split; PyTorch. ``seqjax_no_remat`` / ``seqjax_remat`` force ``remat`` on one device;
-``seqjax_autodiff`` is the trainer's step with ``implementation="scan"`` (no fused LSTM)."""
+``seqjax_autodiff`` is the trainer's step with ``implementation="scan"`` (no fused LSTM);
+``seqjax_xla`` the trainer's step with the LSTM as XLA loops (:func:`xla_implementation`:
+no compiled :mod:`seqjax.native_lstm` kernel), on the devices the trainer picks for it."""
 
 
 def run(configs: list[str], steps: int = 20, frameworks: tuple[str, ...] = FRAMEWORKS,
@@ -397,6 +419,7 @@ def run(configs: list[str], steps: int = 20, frameworks: tuple[str, ...] = FRAME
     disable_compile_cache()
     benches = {"seqjax": bench_seqjax_trainer, "seqjax_1dev": bench_seqjax,
                "seqjax_autodiff": lambda c: bench_seqjax_trainer(c, implementation="scan"),
+               "seqjax_xla": lambda c: bench_seqjax_trainer(c, implementation=xla_implementation(c)),
                "seqjax_no_remat": lambda c: bench_seqjax(c, remat=False),
                "seqjax_remat": lambda c: bench_seqjax(c, remat=True),
                "flax": bench_flax, "flax_dp": lambda c: bench_flax(c, data_parallel=True),

@@ -20,7 +20,7 @@ from seqjax.cells import Cell, LSTMCarry, LSTMParams
 
 Array = jax.Array
 
-IMPLEMENTATIONS = (None, "scan", "cudnn", "fused")
+IMPLEMENTATIONS = (None, "scan", "cudnn", "fused", "native")
 
 
 def to_cudnn_weights(params: LSTMParams) -> Array:
@@ -49,7 +49,7 @@ def use_cudnn(cell: Cell, params: Any, implementation: str | None) -> bool:
     """The dispatch decision of :func:`seqjax.scan`; raises for an impossible request."""
     if implementation not in IMPLEMENTATIONS:
         raise ValueError(f"implementation={implementation!r} is not one of {IMPLEMENTATIONS}.")
-    if implementation in ("scan", "fused"):
+    if implementation in ("scan", "fused", "native"):
         return False
     ok, on_gpu = eligible(cell, params), jax.default_backend() == "gpu"
     if implementation == "cudnn" and not (ok and on_gpu):

@@ -108,6 +108,27 @@ def _positive(name: str, value: Any) -> int:
     return value
 
 
+def runs_native_lstm(model_config: Any) -> bool:
+    """Whether every recurrent layer of the model ``build_model(model_config)`` builds runs
+    :mod:`seqjax.native_lstm` on this host (a ``kind="rnn"`` or ``"conv"`` model with LSTM
+    layers, no recurrent dropout, ``implementation`` auto or ``"native"``, ``remat`` not on,
+    and the kernel built here). Such a model uses the host's cores inside one device (the
+    kernel splits the rows), which :mod:`seqjax.train.sharding` takes into account."""
+    from seqjax import native_lstm
+
+    get = model_config.get
+    return (
+        get("kind", "rnn") in ("rnn", "conv")
+        and bool(tuple(get("hidden_sizes", (32,)) or ()))
+        and get("cell", "lstm") == "lstm"
+        and not get("recurrent_dropout", 0.0)
+        and IMPLEMENTATION_CHOICES.get(get("implementation", "auto"), "?") in (None, "native")
+        and REMAT_CHOICES.get(get("remat", "auto"), "?") is not True
+        and jax.default_backend() == "cpu"
+        and native_lstm.available()
+    )
+
+
 def build_model(model_config: Any, *, vocab_size: int | None = None, num_outputs: int | None = None) -> Classifier:
     """A :class:`Classifier` from ``config.model``, checking every field.
 

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from seqjax import fused_lstm
+from seqjax import fused_lstm, native_lstm
 from seqjax._mesh_types import explicit_batch_spec, like_inputs, take_rows, vary, varying_axes
 from seqjax.cells import Cell, input_size_of
 
@@ -170,11 +170,15 @@ def scan(
         extra work made minGRU 2.6x slower at T = 4,096 (docs/BENCHMARKS.md). Both
         give the same outputs.
       implementation: for a standard ``sj.cells.lstm`` (tanh, sigmoid), ``None``
-        (default) runs cuDNN (``jax.experimental.rnn``) on a GPU and, on the CPU,
-        :func:`seqjax.fused_lstm.lstm_sequence` (``lax.scan`` with a hand-written backward
-        pass) unless ``remat`` recomputes steps; every other cell runs ``lax.scan``.
-        ``"scan"`` always runs ``lax.scan`` with autodiff's backward pass (needed for
-        forward-mode ``jax.jvp``); ``"cudnn"`` and ``"fused"`` insist (an error where impossible).
+        (default) runs cuDNN (``jax.experimental.rnn``) on a GPU and, on the CPU in
+        float32, :func:`seqjax.native_lstm.lstm_sequence` (the whole sequence as one
+        compiled C++ kernel per pass, built on first use) unless ``remat=True``; where
+        that kernel cannot be built (no compiler, not x86-64, ``SEQJAX_NATIVE=0``) or
+        for other dtypes, :func:`seqjax.fused_lstm.lstm_sequence` (``lax.scan`` with a
+        hand-written backward pass) unless ``remat`` recomputes steps; every other cell
+        runs ``lax.scan``. ``"scan"`` always runs ``lax.scan`` with autodiff's backward
+        pass (needed for forward-mode ``jax.jvp``); ``"cudnn"``, ``"fused"`` and
+        ``"native"`` insist (an error where impossible).
 
     Returns:
       ``(final_carry, ys)`` with ``ys [T, *B, H]``; with ``lengths``, outputs past
@@ -218,8 +222,10 @@ def scan(
     def step(c: Any, x: Array) -> tuple[Any, Array]:
         return cell.apply(params, c, x)
 
-    if _runs_fused(cell, params, remat, implementation, num_steps, carry,
-                   explicit_batch_spec(xs, feature_dims=1) is not None):
+    split_batch = explicit_batch_spec(xs, feature_dims=1) is not None
+    if native_lstm.applies(cell, params, dtype, remat=remat, implementation=implementation, split_batch=split_batch):
+        return _run_fused(params, xs, carry, lengths, reverse, unroll, native=True)
+    if _runs_fused(cell, params, remat, implementation, num_steps, carry, split_batch):
         return _run_fused(params, xs, carry, lengths, reverse, unroll)
     if _resolve_remat(remat, implementation, num_steps, carry):
         step = jax.checkpoint(step)
@@ -258,12 +264,18 @@ def _time_flip(lengths: Array | None) -> Any:
     return (lambda a: a[::-1]) if lengths is None else (lambda a: _flip_padded(a, lengths))
 
 
-def _run_fused(params: Any, xs: Array, carry: Any, lengths: Any, reverse: bool, unroll: int | bool):
-    """:func:`scan` through :func:`seqjax.fused_lstm.lstm_sequence` (reverse by flipping)."""
+def _run_fused(params: Any, xs: Array, carry: Any, lengths: Any, reverse: bool, unroll: int | bool,
+               native: bool = False):
+    """:func:`scan` through :func:`seqjax.fused_lstm.lstm_sequence`, or with ``native`` through
+    :func:`seqjax.native_lstm.lstm_sequence` (reverse by flipping)."""
     if lengths is not None:
         lengths = _check_lengths(lengths, xs.shape[0], tuple(xs.shape[1:-1]))
     flip = _time_flip(lengths)
-    carry, ys = fused_lstm.lstm_sequence(params, flip(xs) if reverse else xs, carry, lengths, unroll)
+    xs = flip(xs) if reverse else xs
+    if native:
+        carry, ys = native_lstm.lstm_sequence(params, xs, carry, lengths)
+    else:
+        carry, ys = fused_lstm.lstm_sequence(params, xs, carry, lengths, unroll)
     return carry, flip(ys) if reverse else ys
 
 
@@ -318,7 +330,7 @@ def scan_tokens(
       table: the embedding ``[V, I]``.
       ids: integer token ids ``[T, *B]`` in ``[0, V)``.
       project_table: ``None`` (default) projects the table when the cell has a split,
-        runs on ``lax.scan`` (not cuDNN) and the table has at most half as many rows
+        runs on ``lax.scan`` (not cuDNN, nor the native CPU LSTM) and the table has at most half as many rows
         as there are tokens (:data:`TABLE_MAX_ROWS_PER_TOKEN`, measured); ``True``
         insists; ``False`` gathers the inputs and calls :func:`scan`.
 
@@ -334,10 +346,14 @@ def scan_tokens(
 
     from seqjax import cudnn
 
+    native = native_lstm.applies(cell, params, jnp.result_type(*jax.tree.leaves(params)[:1], table.dtype),
+                                 remat=remat, implementation=implementation,
+                                 split_batch=explicit_batch_spec(ids, feature_dims=0) is not None)
     if project_table is None:
         project_table = (
             cell.split is not None
             and not cudnn.use_cudnn(cell, params, implementation)
+            and not native
             and table.shape[0] <= TABLE_MAX_ROWS_PER_TOKEN * ids.size
         )
     if not project_table:
@@ -354,10 +370,10 @@ def scan_tokens(
         return _scan_projected(cell, params, table, ids, carry, lengths, reverse, unroll)
 
     # Derivatives are those of `gathered`: a custom_jvp where it has forward mode, else (the
-    # fused LSTM is a custom_vjp) a custom_vjp around its own vjp.
+    # fused and native LSTMs are custom_vjps) a custom_vjp around its own vjp.
     batch_carry = carry if carry is not None else jax.eval_shape(lambda: cell.initial_carry(tuple(ids.shape[1:])))
-    if _runs_fused(cell, params, remat, implementation, ids.shape[0], batch_carry,
-                   explicit_batch_spec(ids, feature_dims=0) is not None):
+    if native or _runs_fused(cell, params, remat, implementation, ids.shape[0], batch_carry,
+                             explicit_batch_spec(ids, feature_dims=0) is not None):
         projected = jax.custom_vjp(primal)
         projected.defvjp(lambda *args: jax.vjp(gathered, *args), lambda vjp, cotangents: vjp(cotangents))
     else:

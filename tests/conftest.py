@@ -74,3 +74,12 @@ def require(*relative: str) -> None:
     for rel in relative:
         if not (SHARED_DATA / rel).is_file():
             pytest.skip(f"real data file {SHARED_DATA / rel} is missing (set SEQJAX_MANUAL_DIR to ../shared/data)")
+
+
+@pytest.fixture
+def without_native_lstm(monkeypatch):
+    """``sj.scan`` as where the compiled LSTM kernel cannot be built: XLA's loops
+    (seqjax.fused_lstm, the projected-table token scan) are what it runs."""
+    from seqjax import native_lstm
+
+    monkeypatch.setattr(native_lstm, "available", lambda: False)

@@ -7,6 +7,9 @@ so the rest of the suite keeps one device.
 
 ``wide``: an LSTM(72), wider than the host-core split's rule decides, so the trainer times
 its step on one and on two devices first (seqjax.train.sharding.training_device_options).
+``host`` runs the LSTM as XLA loops (``model.implementation="fused"``), whose batch the
+trainer splits over the host cores, unless ``native`` asks for the compiled kernel
+(seqjax.native_lstm), which keeps one device.
 """
 
 import json
@@ -38,6 +41,8 @@ def main(workdir, data_dir, epochs, batch_size, *flags):
     c.model.dense = (8,)
     c.epochs, c.batch_size, c.progress = int(epochs), int(batch_size), False
     c.mesh.pad_batch = "pad" in flags
+    if "host" in flags:
+        c.model.implementation = "native" if "native" in flags else "fused"
     if "model2" in flags:
         c.mesh.model_axis = 2
     results = train_and_evaluate(c, workdir)

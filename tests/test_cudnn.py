@@ -67,7 +67,7 @@ def test_other_cells_and_cpu_fall_back_to_lax_scan(monkeypatch):
     lstm = sj.cells.lstm(4)
     params = lstm.init(jax.random.key(0), 3)
     jaxpr = str(jax.make_jaxpr(lambda x: sj.scan(lstm, params, x))(params_in))
-    assert " scan[" in jaxpr  # CPU: lax.scan
+    assert " scan[" in jaxpr or "ffi_call" in jaxpr  # CPU: lax.scan or the compiled kernel
     assert not cudnn.eligible(sj.cells.lstm(4, activation="relu"), params)
     assert not cudnn.eligible(sj.cells.gru(4), sj.cells.gru(4).init(jax.random.key(0), 3))
     with pytest.raises(ValueError, match="implementation='cudnn' needs a GPU"):

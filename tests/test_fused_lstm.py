@@ -7,6 +7,10 @@ import pytest
 import seqjax as sj
 from helpers import assert_close
 
+# Everything here is about XLA's fused LSTM, which sj.scan runs where the compiled kernel
+# (seqjax.native_lstm, tests/test_native_lstm.py) is unavailable.
+pytestmark = pytest.mark.usefixtures("without_native_lstm")
+
 T, F, H = 7, 3, 5
 LENGTHS = jnp.array([[7, 3], [0, 5]])
 

@@ -144,6 +144,18 @@ def test_split_over_host_cores_trains_like_one_device(tmp_path, data_dir):
     assert split["accuracy"] == pytest.approx(single["accuracy"], abs=1e-6)
 
 
+def test_native_lstm_keeps_one_device_and_trains_like_the_split(tmp_path, data_dir):
+    from seqjax import native_lstm
+
+    if not native_lstm.available():
+        pytest.skip("no native kernel here")
+    native = run_training(tmp_path / "native", data_dir, "2", flags=("host", "native"))
+    split = run_training(tmp_path / "split", data_dir, "2")
+    assert native["mesh"]["axes"] == {"data": 1, "model": 1}  # the kernel spreads the rows itself
+    np.testing.assert_allclose(native["losses"], split["losses"], rtol=1e-4)
+    assert native["accuracy"] == pytest.approx(split["accuracy"], abs=0.02)
+
+
 SMALL_TRAINER_CODE = """
 import json, re
 import jax, jax.numpy as jnp, numpy as np, optax

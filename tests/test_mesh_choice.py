@@ -26,6 +26,7 @@ from seqjax.train.experiment import _mesh_options
 from seqjax.train.reproduce import load_config
 config = load_config("shapes_lstm")
 config.model.hidden_sizes, config.batch_size = (72,), 64
+config.model.implementation = "fused"  # XLA's loops: the compiled LSTM kernel keeps one device
 out["config_timed"] = [int(m.devices.size) for m in _mesh_options(config)]
 config.mesh.time_devices = False  # the rule's choice, untimed
 out["config_untimed"] = [int(m.devices.size) for m in _mesh_options(config)]

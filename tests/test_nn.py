@@ -54,7 +54,7 @@ def test_rnn_module_equals_sj_scan(cell):
 
 
 @pytest.mark.parametrize("cell", ["elman", "lstm", "gru"])
-def test_rnn_module_over_tokens_equals_over_embedded_inputs(cell):
+def test_rnn_module_over_tokens_equals_over_embedded_inputs(cell, without_native_lstm):
     table = jax.random.normal(jax.random.key(0), (5, 4))
     ids = jax.random.randint(jax.random.key(1), (3, 8), 0, 5)
     lengths = jnp.array([8, 2, 5])

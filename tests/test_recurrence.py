@@ -283,7 +283,7 @@ def projects_table(fn, table, *args, width=None) -> bool:
 
 @pytest.mark.parametrize("name", sorted(CELLS))
 @pytest.mark.parametrize("options", [{"reverse": True}, {"lengths": LENGTHS, "reverse": True}])
-def test_scan_tokens_equals_scan_over_the_gathered_inputs(name, options):
+def test_scan_tokens_equals_scan_over_the_gathered_inputs(name, options, without_native_lstm):
     cell, params, table, ids = token_setup(name)
     carry0 = jax.tree.map(lambda a: a + 0.5, cell.initial_carry((B,)))
     run = lambda p, tab, c: sj.scan_tokens(cell, p, tab, ids, carry=c, **options)  # noqa: E731

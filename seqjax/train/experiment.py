@@ -18,7 +18,7 @@ import numpy as np
 
 from seqjax.data.features import Encoder
 from seqjax.data.pipeline import Subset, class_weights, oversample, split_validation, train_test_split
-from seqjax.models import build_model, sample_input
+from seqjax.models import build_model, runs_native_lstm, sample_input
 from seqjax.nn.embedding import set_embedding
 from seqjax.train import metrics as metrics_lib
 from seqjax.train import reports, sharding
@@ -222,7 +222,8 @@ def _mesh(config: ml_collections.ConfigDict, pick_devices):
     ``pick_devices`` (:func:`~seqjax.train.sharding.training_devices` or
     :func:`~seqjax.train.sharding.inference_devices`) chooses for the config's batch and layers."""
     devices = None if config.mesh.model_axis > 1 else pick_devices(
-        config.batch_size, config.model.get("hidden_sizes", ()), config.mesh.pad_batch)
+        config.batch_size, config.model.get("hidden_sizes", ()), config.mesh.pad_batch,
+        native_lstm=runs_native_lstm(config.model))
     return sharding.make_mesh(config.mesh.model_axis, devices)
 
 
@@ -233,7 +234,7 @@ def _mesh_options(config: ml_collections.ConfigDict) -> list:
     if config.mesh.model_axis > 1 or not config.mesh.get("time_devices", True):
         return []
     options = sharding.training_device_options(config.batch_size, config.model.get("hidden_sizes", ()),
-                                               config.mesh.pad_batch)
+                                               config.mesh.pad_batch, native_lstm=runs_native_lstm(config.model))
     return [sharding.make_mesh(1, devices) for devices in options[1:]]
 
 

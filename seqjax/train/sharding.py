@@ -88,28 +88,36 @@ def use_host_cores(count: int | None = None) -> int:
     return count
 
 
-def training_devices(batch_size: int, hidden_sizes: Any = (), pad_batch: bool = False) -> list:
+def training_devices(batch_size: int, hidden_sizes: Any = (), pad_batch: bool = False,
+                     native_lstm: bool = False) -> list:
     """The devices the trainer's ``data`` axis spans by default.
 
     All of them, except on a single CPU host whose cores :func:`use_host_cores` made
     into devices (``jax_num_cpu_devices`` > 1): there, as many CPU devices as the split
     was measured to pay for (at least 32 rows of the batch per device, and every recurrent
     layer of hidden size <= 64 or with ``rows_per_device * hidden**2 <= 2.4e6``), else one,
-    and no more than divide ``batch_size`` evenly (unless ``pad_batch``). Devices asked
-    for otherwise (accelerators, several processes, ``--xla_force_host_platform_device_count``)
-    are all used.
+    and no more than divide ``batch_size`` evenly (unless ``pad_batch``). With
+    ``native_lstm`` (every recurrent layer runs :mod:`seqjax.native_lstm`,
+    :func:`seqjax.models.runs_native_lstm`) one device: that kernel spreads a device's rows
+    over the cores itself, and one device trained B's LSTM(32) 1.4x faster than two
+    (docs/BENCHMARKS.md). Devices asked for otherwise (accelerators, several processes,
+    ``--xla_force_host_platform_device_count``) are all used.
     """
-    return _host_split(batch_size, hidden_sizes, pad_batch, HOST_PARALLEL_MAX_WORK)
+    return _host_split(batch_size, hidden_sizes, pad_batch, HOST_PARALLEL_MAX_WORK, native_lstm)
 
 
-def inference_devices(batch_size: int, hidden_sizes: Any = (), pad_batch: bool = False) -> list:
+def inference_devices(batch_size: int, hidden_sizes: Any = (), pad_batch: bool = False,
+                      native_lstm: bool = False) -> list:
     """The devices forward-only evaluation spans by default: as :func:`training_devices`,
     but on a single CPU host the batch is split only while every recurrent layer has hidden
-    size <= 64 (where the forward pass was measured to gain from it)."""
-    return _host_split(batch_size, hidden_sizes, pad_batch, 0)
+    size <= 64 (where the forward pass was measured to gain from it); one device with
+    ``native_lstm`` (a jitted evaluation over several devices would run the kernel, which
+    XLA cannot partition, on every device's copy of the whole batch)."""
+    return _host_split(batch_size, hidden_sizes, pad_batch, 0, native_lstm)
 
 
-def training_device_options(batch_size: int, hidden_sizes: Any = (), pad_batch: bool = False) -> list[list]:
+def training_device_options(batch_size: int, hidden_sizes: Any = (), pad_batch: bool = False,
+                            native_lstm: bool = False) -> list[list]:
     """The device lists to time the train step on before training, :func:`training_devices`'s
     choice first (:class:`~seqjax.train.fit.Trainer`'s ``mesh_options`` are the others).
 
@@ -122,10 +130,10 @@ def training_device_options(batch_size: int, hidden_sizes: Any = (), pad_batch: 
     spread over XLA's intra-op pool, contend for the same two cores. Then the options are the
     rule's choice, one device and all the devices that can split the batch.
     """
-    chosen = training_devices(batch_size, hidden_sizes, pad_batch)
+    chosen = training_devices(batch_size, hidden_sizes, pad_batch, native_lstm)
     devices = jax.devices()
     wide = any(int(h) > HOST_PARALLEL_MAX_HIDDEN for h in hidden_sizes or ())
-    if not _on_host_cores(devices) or not wide:
+    if not _on_host_cores(devices) or not wide or native_lstm:
         return [chosen]
     splits = [n for n in range(2, _most_devices(batch_size, devices) + 1) if pad_batch or batch_size % n == 0]
     counts = [len(chosen)] + [n for n in (1, max(splits, default=1)) if n != len(chosen)]
@@ -142,10 +150,12 @@ def _most_devices(batch_size: int, devices: list) -> int:
     return max(1, min(len(devices), batch_size // HOST_PARALLEL_MIN_ROWS))
 
 
-def _host_split(batch_size: int, hidden_sizes: Any, pad_batch: bool, max_work: int) -> list:
+def _host_split(batch_size: int, hidden_sizes: Any, pad_batch: bool, max_work: int, native_lstm: bool) -> list:
     devices = jax.devices()
     if not _on_host_cores(devices):
         return devices
+    if native_lstm:
+        return devices[:1]
     wide = [int(h) for h in hidden_sizes or () if int(h) > HOST_PARALLEL_MAX_HIDDEN]
 
     def pays(count: int) -> bool:
