@@ -127,6 +127,14 @@ static std::vector<float> pack(const float* src, int64_t K, int64_t N, int64_t s
   return out;
 }
 
+// W = [[kernel], [recurrent_kernel]] ([I + H, 4H]) packed.
+static std::vector<float> pack_stacked(const float* kernel, const float* recurrent_kernel, int64_t I, int64_t H) {
+  std::vector<float> w((I + H) * 4 * H);
+  std::memcpy(w.data(), kernel, I * 4 * H * 4);
+  std::memcpy(w.data() + I * 4 * H, recurrent_kernel, H * 4 * H * 4);
+  return pack(w.data(), I + H, 4 * H, 4 * H, 1);
+}
+
 static Operand packed_operand(const std::vector<float>& p, int64_t K) { return {p.data(), NR, K * NR}; }
 
 // ---------------------------------------------------------------------------------------------
@@ -268,20 +276,21 @@ struct Shapes {
 // ---------------------------------------------------------------------------------------------
 // Forward
 
-static void forward_rows(const Shapes& s, int64_t r0, int64_t r1, const float* xs, const Operand& kernel,
-                         const Operand& recurrent, const float* bias, const float* h0, const float* c0,
-                         const int32_t* lengths, float* ys, float* h_out, float* c_out, float* residual) {
-  const int64_t T = s.T, B = s.B, I = s.I, H = s.H, G = 4 * H, rows = r1 - r0;
-  std::vector<float> z(rows * G), h(rows * H), c(rows * H);
-  std::memcpy(h.data(), h0 + r0 * H, rows * H * 4);
+static void forward_rows(const Shapes& s, int64_t r0, int64_t r1, const float* xs, const Operand& weights,
+                         const float* bias, const float* h0, const float* c0, const int32_t* lengths, float* ys,
+                         float* h_out, float* c_out, float* residual) {
+  const int64_t T = s.T, B = s.B, I = s.I, H = s.H, G = 4 * H, IH = I + H, rows = r1 - r0;
+  // xh [rows, I + H]: this step's inputs beside the state h, one operand for W = [[K], [R]]
+  std::vector<float> z(rows * G), xh(rows * IH), c(rows * H);
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(xh.data() + r * IH + I, h0 + (r0 + r) * H, H * 4);
   std::memcpy(c.data(), c0 + r0 * H, rows * H * 4);
   for (int64_t t = 0; t < T; ++t) {
-    gemm(xs + (t * B + r0) * I, rows, I, I, kernel, G, z.data(), G, false);
-    gemm(h.data(), rows, H, H, recurrent, G, z.data(), G, true);
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(xh.data() + r * IH, xs + (t * B + r0 + r) * I, I * 4);
+    gemm(xh.data(), rows, IH, IH, weights, G, z.data(), G, false);
     for (int64_t r = 0; r < rows; ++r) {
       const bool real = t < lengths[r0 + r];
       float* __restrict zr = z.data() + r * G;
-      float* __restrict hr = h.data() + r * H;
+      float* __restrict hr = xh.data() + r * IH + I;
       float* __restrict cr = c.data() + r * H;
       float* __restrict yr = ys + (t * B + r0 + r) * H;
       float* __restrict saved = residual ? residual + (t * B + r0 + r) * 5 * H : nullptr;
@@ -304,7 +313,7 @@ static void forward_rows(const Shapes& s, int64_t r0, int64_t r1, const float* x
       }
     }
   }
-  std::memcpy(h_out + r0 * H, h.data(), rows * H * 4);
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(h_out + (r0 + r) * H, xh.data() + r * IH + I, H * 4);
   std::memcpy(c_out + r0 * H, c.data(), rows * H * 4);
 }
 
@@ -320,11 +329,10 @@ static ffi::Error forward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> xs, ffi::B
   if (d.size() != 3) return ffi::Error::InvalidArgument("xs must be [T, B, I]");
   Shapes s{d[0], d[1], d[2], h0.dimensions()[1]};
   FlushDenormals flush;
-  auto k = pack(kernel.typed_data(), s.I, 4 * s.H, 4 * s.H, 1);
-  auto r = pack(recurrent_kernel.typed_data(), s.H, 4 * s.H, 4 * s.H, 1);
-  Operand ko = packed_operand(k, s.I), ro = packed_operand(r, s.H);
+  auto w = pack_stacked(kernel.typed_data(), recurrent_kernel.typed_data(), s.I, s.H);
+  Operand wo = packed_operand(w, s.I + s.H);
   for_chunks(pool, chunks_for(s.B, chunks), s.B, [&](int, int64_t r0, int64_t r1) {
-    forward_rows(s, r0, r1, xs.typed_data(), ko, ro, bias.typed_data(), h0.typed_data(), c0.typed_data(),
+    forward_rows(s, r0, r1, xs.typed_data(), wo, bias.typed_data(), h0.typed_data(), c0.typed_data(),
                  lengths.typed_data(), ys, h, c, residual);
   });
   return ffi::Error::Success();
