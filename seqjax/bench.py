@@ -546,8 +546,10 @@ def bench_long_sequences(length: int = 4096, batch: int = 16, features: int = 32
 def bench_remat_memory(length: int = 10_000, batch: int = 16, features: int = 32, hidden: int = 64,
                        steps: int = 5) -> dict:
     """A GRU and an LSTM train step over ``length`` steps with and without ``remat`` (on the
-    plain ``lax.scan``; for the LSTM also the fused backward, ``sj.scan``'s default without
-    ``remat`` on the CPU): XLA's temporary memory (what grows with the sequence) next to the step time."""
+    plain ``lax.scan``; for the LSTM also the fused backward and, where it is built, the
+    compiled kernel, ``sj.scan``'s default without ``remat`` on the CPU): XLA's temporary
+    memory (what grows with the sequence; the kernel's outputs and residual are XLA buffers
+    too, its own scratch is ``O(B (I + H))``) next to the step time."""
     from seqjax import cells
 
     xs = jax.random.normal(jax.random.key(0), (length, batch, features))
@@ -558,6 +560,10 @@ def bench_remat_memory(length: int = 10_000, batch: int = 16, features: int = 32
         variants = {f"{cell_name} remat={remat}": {"remat": remat, "implementation": "scan"} for remat in (False, True)}
         if cell_name == "lstm":
             variants["lstm fused"] = {"implementation": "fused"}
+            from seqjax import native_lstm
+
+            if native_lstm.available():
+                variants["lstm native"] = {"implementation": "native"}
         for name, kwargs in variants.items():
             grad_fn, _ = _sequence_step(cell, params, xs, **kwargs)
             jax.block_until_ready(grad_fn(params))

@@ -102,18 +102,9 @@ def chunks_for(rows: int, devices: int = 1, cores: int | None = None) -> int:
 def lstm_sequence(params: LSTMParams, xs: Array, carry: LSTMCarry,
                   lengths: Array | None = None) -> tuple[LSTMCarry, Array]:
     """``sj.scan(sj.cells.lstm(H), params, xs, carry=carry, lengths=lengths)`` for float32 and
-    the default activations, as one kernel call per pass (module docstring).
-
-    Args:
-      params: :class:`~seqjax.cells.LSTMParams` ``kernel [I, 4H]``, ``recurrent_kernel
-        [H, 4H]``, ``bias [4H]``.
-      xs: ``[T, *B, I]``.
-      carry: :class:`~seqjax.cells.LSTMCarry` with ``h, c [*B, H]``.
-      lengths: ``None`` or integer ``[*B]`` real steps per sequence (checked by the caller):
-        from a sequence's length on its carry stays and its outputs are zero.
-
-    Returns:
-      ``(final_carry, ys)`` with ``ys [T, *B, H]``.
+    the default activations, as one kernel call per pass (module docstring). Arguments
+    (``xs [T, *B, I]``, ``carry.h, carry.c [*B, H]``, ``lengths [*B]`` or ``None``) and the
+    result ``(final_carry, ys [T, *B, H])`` as :func:`seqjax.fused_lstm.lstm_sequence`'s.
     """
     axes = varying_axes(params, xs, carry, lengths)
     params, xs, carry = vary((tuple(params), xs, carry), axes)

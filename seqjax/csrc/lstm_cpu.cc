@@ -109,11 +109,14 @@ static void remainder_rows(int rem, const float* a, int64_t lda, const Operand& 
   }
 }
 
+// The rows go in ceil(M / MR) blocks of near-equal size (32 rows: 11, 11, 10, not 12, 12, 8).
 static void gemm(const float* a, int64_t M, int64_t K, int64_t lda, const Operand& b, int64_t N, float* c,
                  int64_t ldc, bool acc) {
-  int64_t i = 0;
-  for (; i + MR <= M; i += MR) row_block<MR>(a + i * lda, lda, b, K, N, c + i * ldc, ldc, acc);
-  if (i < M) remainder_rows<MR - 1>((int)(M - i), a + i * lda, lda, b, K, N, c + i * ldc, ldc, acc);
+  const int64_t blocks = (M + MR - 1) / MR;
+  for (int64_t k = 0; k < blocks; ++k) {
+    const int64_t i = M * k / blocks, rows = M * (k + 1) / blocks - i;
+    remainder_rows<MR>((int)rows, a + i * lda, lda, b, K, N, c + i * ldc, ldc, acc);
+  }
 }
 
 // Packs src (element [k, n] at src[k * sk + n * sn]) into panels of NR columns, zero-padded.
