@@ -107,7 +107,9 @@ def lstm_sequence(params: LSTMParams, xs: Array, carry: LSTMCarry,
     result ``(final_carry, ys [T, *B, H])`` as :func:`seqjax.fused_lstm.lstm_sequence`'s.
     """
     axes = varying_axes(params, xs, carry, lengths)
-    params, xs, carry = vary((tuple(params), xs, carry), axes)
+    # float32 throughout, as the scan promotes (say bfloat16 inputs to float32 weights)
+    params, xs, carry = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), (tuple(params), xs, carry))
+    params, xs, carry = vary((params, xs, carry), axes)
     steps, batch_shape, hidden = xs.shape[0], tuple(xs.shape[1:-1]), carry.h.shape[-1]
     rows = int(np.prod(batch_shape, dtype=np.int64))
     if lengths is None:

@@ -155,6 +155,10 @@ def test_when_the_kernel_runs_and_impossible_requests():
     gru = sj.cells.gru(4)
     with pytest.raises(ValueError, match="a standard sj.cells.lstm"):
         sj.scan(gru, gru.init(jax.random.key(0), 2), xs, implementation="native")
+    # inputs of another dtype are promoted to the float32 weights, as the scan does
+    low_xs = xs.astype(jnp.bfloat16)
+    assert uses_kernel(lambda p, x: sj.scan(cell, p, x), params, low_xs)
+    assert_close(sj.scan(cell, params, low_xs), sj.scan(cell, params, low_xs, implementation="scan"), atol=2e-6)
     # other dtypes keep XLA's loops
     low = sj.scan(cell, jax.tree.map(lambda a: a.astype(jnp.bfloat16), params), xs.astype(jnp.bfloat16))[1]
     assert low.dtype == jnp.bfloat16
