@@ -20,6 +20,8 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
+#include <exception>
+#include <string>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -230,6 +232,7 @@ struct ChunkState {
   int running = 0;
   int chunks = 0;
   const std::function<void(int)>* fn = nullptr;
+  std::exception_ptr error;  // the first chunk's failure (out of memory), rethrown by the caller
 };
 
 // Claims and runs chunks until none is left. A helper counts itself as running before it
@@ -239,7 +242,14 @@ static void run_chunks(ChunkState& state, bool helper) {
     std::lock_guard<std::mutex> lock(state.mu);
     ++state.running;
   }
-  for (int k; (k = state.next.fetch_add(1)) < state.chunks;) (*state.fn)(k);
+  for (int k; (k = state.next.fetch_add(1)) < state.chunks;) {
+    try {
+      (*state.fn)(k);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(state.mu);
+      if (!state.error) state.error = std::current_exception();
+    }
+  }
   if (helper) {
     std::lock_guard<std::mutex> lock(state.mu);
     if (--state.running == 0) state.cv.notify_all();
@@ -264,6 +274,18 @@ static void for_chunks(ffi::ThreadPool& pool, int chunks, int64_t rows,
   run_chunks(*state, false);
   std::unique_lock<std::mutex> lock(state->mu);
   state->cv.wait(lock, [&] { return state->running == 0; });
+  if (state->error) std::rethrow_exception(state->error);
+}
+
+// Runs a handler's body, turning a C++ exception (say std::bad_alloc) into an XLA error.
+template <class Body>
+static ffi::Error guarded(Body body) {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    return ffi::Error::Internal(std::string("seqjax LSTM kernel: ") + e.what());
+  }
+  return ffi::Error::Success();
 }
 
 struct FlushDenormals {
@@ -331,14 +353,15 @@ static ffi::Error forward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> xs, ffi::B
   auto d = xs.dimensions();
   if (d.size() != 3) return ffi::Error::InvalidArgument("xs must be [T, B, I]");
   Shapes s{d[0], d[1], d[2], h0.dimensions()[1]};
-  FlushDenormals flush;
-  auto w = pack_stacked(kernel.typed_data(), recurrent_kernel.typed_data(), s.I, s.H);
-  Operand wo = packed_operand(w, s.I + s.H);
-  for_chunks(pool, chunks_for(s.B, chunks), s.B, [&](int, int64_t r0, int64_t r1) {
-    forward_rows(s, r0, r1, xs.typed_data(), wo, bias.typed_data(), h0.typed_data(), c0.typed_data(),
-                 lengths.typed_data(), ys, h, c, residual);
+  return guarded([&] {
+    FlushDenormals flush;
+    auto w = pack_stacked(kernel.typed_data(), recurrent_kernel.typed_data(), s.I, s.H);
+    Operand wo = packed_operand(w, s.I + s.H);
+    for_chunks(pool, chunks_for(s.B, chunks), s.B, [&](int, int64_t r0, int64_t r1) {
+      forward_rows(s, r0, r1, xs.typed_data(), wo, bias.typed_data(), h0.typed_data(), c0.typed_data(),
+                   lengths.typed_data(), ys, h, c, residual);
+    });
   });
-  return ffi::Error::Success();
 }
 
 static ffi::Error forward_train(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> kernel,
@@ -448,28 +471,29 @@ static ffi::Error backward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> kernel, f
   if (d.size() != 3) return ffi::Error::InvalidArgument("xs must be [T, B, I]");
   Shapes s{d[0], d[1], d[2], h0.dimensions()[1]};
   const int64_t I = s.I, H = s.H, G = 4 * H, IH = I + H;
-  FlushDenormals flush;
-  // W^T [4H, I + H] packed: element [k, n] is W[n, k] with W = [[kernel], [recurrent_kernel]].
-  std::vector<float> w(IH * G);
-  std::memcpy(w.data(), kernel.typed_data(), I * G * 4);
-  std::memcpy(w.data() + I * G, recurrent_kernel.typed_data(), H * G * 4);
-  auto w_t = pack(w.data(), G, IH, 1, G);
-  Operand wo = packed_operand(w_t, G);
-  const int n = chunks_for(s.B, chunks);
-  std::vector<std::vector<float>> d_w(n, std::vector<float>(IH * G, 0.f)), d_b(n, std::vector<float>(G, 0.f));
-  for_chunks(pool, n, s.B, [&](int k, int64_t r0, int64_t r1) {
-    backward_rows(s, r0, r1, wo, xs.typed_data(), h0.typed_data(), ys.typed_data(), residual.typed_data(),
-                  lengths.typed_data(), d_h.typed_data(), d_c.typed_data(), d_ys.typed_data(), d_w[k].data(),
-                  d_b[k].data(), d_xs->typed_data(), d_h0->typed_data(), d_c0->typed_data());
+  return guarded([&] {
+    FlushDenormals flush;
+    // W^T [4H, I + H] packed: element [k, n] is W[n, k] with W = [[kernel], [recurrent_kernel]].
+    std::vector<float> w(IH * G);
+    std::memcpy(w.data(), kernel.typed_data(), I * G * 4);
+    std::memcpy(w.data() + I * G, recurrent_kernel.typed_data(), H * G * 4);
+    auto w_t = pack(w.data(), G, IH, 1, G);
+    Operand wo = packed_operand(w_t, G);
+    const int n = chunks_for(s.B, chunks);
+    std::vector<std::vector<float>> d_w(n, std::vector<float>(IH * G, 0.f)), d_b(n, std::vector<float>(G, 0.f));
+    for_chunks(pool, n, s.B, [&](int k, int64_t r0, int64_t r1) {
+      backward_rows(s, r0, r1, wo, xs.typed_data(), h0.typed_data(), ys.typed_data(), residual.typed_data(),
+                    lengths.typed_data(), d_h.typed_data(), d_c.typed_data(), d_ys.typed_data(), d_w[k].data(),
+                    d_b[k].data(), d_xs->typed_data(), d_h0->typed_data(), d_c0->typed_data());
+    });
+    for (int k = 1; k < n; ++k) {
+      for (int64_t j = 0; j < IH * G; ++j) d_w[0][j] += d_w[k][j];
+      for (int64_t j = 0; j < G; ++j) d_b[0][j] += d_b[k][j];
+    }
+    std::memcpy(d_kernel->typed_data(), d_w[0].data(), I * G * 4);
+    std::memcpy(d_recurrent_kernel->typed_data(), d_w[0].data() + I * G, H * G * 4);
+    std::memcpy(d_bias->typed_data(), d_b[0].data(), G * 4);
   });
-  for (int k = 1; k < n; ++k) {
-    for (int64_t j = 0; j < IH * G; ++j) d_w[0][j] += d_w[k][j];
-    for (int64_t j = 0; j < G; ++j) d_b[0][j] += d_b[k][j];
-  }
-  std::memcpy(d_kernel->typed_data(), d_w[0].data(), I * G * 4);
-  std::memcpy(d_recurrent_kernel->typed_data(), d_w[0].data() + I * G, H * G * 4);
-  std::memcpy(d_bias->typed_data(), d_b[0].data(), G * 4);
-  return ffi::Error::Success();
 }
 
 }  // namespace
