@@ -192,12 +192,16 @@ def _bench_jax_model(model, params, cfg: BenchConfig, ids, labels, mesh=None) ->
                         info=lambda: {"devices": count, "eval_devices": count})
 
 
+def _seqjax_model_config(cfg: BenchConfig, remat: bool | None = None, implementation: str | None = None) -> dict:
+    """``config.model`` of the seqjax model of ``cfg``."""
+    return dict(kind="rnn", vocab_size=cfg.vocab, embedding_dim=cfg.embed, cell=cfg.cell, hidden_sizes=(cfg.hidden,),
+                num_outputs=cfg.outputs, remat=remat, implementation=implementation)
+
+
 def _seqjax_model(cfg: BenchConfig, remat: bool | None = None, implementation: str | None = None):
     from seqjax.models import build_model
 
-    return build_model(dict(kind="rnn", vocab_size=cfg.vocab, embedding_dim=cfg.embed, cell=cfg.cell,
-                            hidden_sizes=(cfg.hidden,), num_outputs=cfg.outputs, remat=remat,
-                            implementation=implementation))
+    return build_model(_seqjax_model_config(cfg, remat, implementation))
 
 
 def training_mesh(cfg: BenchConfig, evaluation: bool = False, implementation: str | None = None):
@@ -213,7 +217,7 @@ def _runs_native(cfg: BenchConfig, implementation: str | None = None) -> bool:
     """Whether the seqjax model of ``cfg`` runs :mod:`seqjax.native_lstm` (the trainer's device rule)."""
     from seqjax.models import runs_native_lstm
 
-    return runs_native_lstm(dict(kind="rnn", cell=cfg.cell, hidden_sizes=(cfg.hidden,), implementation=implementation))
+    return runs_native_lstm(_seqjax_model_config(cfg, implementation=implementation))
 
 
 def bench_seqjax_trainer(cfg: BenchConfig, implementation: str | None = None) -> Prepared:

@@ -119,7 +119,7 @@ def runs_native_lstm(model_config: Any) -> bool:
     get = model_config.get
     return (
         get("kind", "rnn") in ("rnn", "conv")
-        and bool(tuple(get("hidden_sizes", (32,)) or ()))
+        and bool(get("hidden_sizes", (32,)))
         and get("cell", "lstm") == "lstm"
         and not get("recurrent_dropout", 0.0)
         and IMPLEMENTATION_CHOICES.get(get("implementation", "auto"), "?") in (None, "native")

@@ -52,7 +52,11 @@ def load(name: str) -> ctypes.CDLL | None:
     ``None`` where that is impossible here (:func:`unavailable_reason` says why)."""
     if name not in _loaded:
         try:
-            _loaded[name] = ctypes.CDLL(str(_build(name)))
+            path = _build(name)
+            try:
+                _loaded[name] = ctypes.CDLL(str(path))
+            except OSError as error:  # say, a cache shared with a machine of another libc
+                raise _Unavailable(f"cannot load {path}: {error}") from error
         except _Unavailable as why:
             _loaded[name], _reasons[name] = None, str(why)
             _log.info("seqjax: the native %s kernel is unavailable (%s); using XLA's implementation", name, why)

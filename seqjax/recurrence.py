@@ -187,9 +187,7 @@ def scan(
     xs = jnp.asarray(xs)
     _check_xs(xs, params)
     num_steps, batch_shape = xs.shape[0], tuple(xs.shape[1:-1])
-    dtype = jnp.result_type(*(leaf.dtype for leaf in jax.tree.leaves(params)[:1]), xs.dtype)
-    if not jnp.issubdtype(dtype, jnp.inexact):
-        dtype = jnp.float32
+    dtype = _compute_dtype(params, xs.dtype)
     if carry is None:
         carry = cell.initial_carry(batch_shape, dtype)
     else:
@@ -222,11 +220,10 @@ def scan(
     def step(c: Any, x: Array) -> tuple[Any, Array]:
         return cell.apply(params, c, x)
 
-    split_batch = explicit_batch_spec(xs, feature_dims=1) is not None
-    if native_lstm.applies(cell, params, dtype, remat=remat, implementation=implementation, split_batch=split_batch):
-        return _run_fused(params, xs, carry, lengths, reverse, unroll, native=True)
-    if _runs_fused(cell, params, remat, implementation, num_steps, carry, split_batch):
-        return _run_fused(params, xs, carry, lengths, reverse, unroll)
+    path = _whole_sequence_lstm(cell, params, dtype, remat, implementation, num_steps, carry,
+                                explicit_batch_spec(xs, feature_dims=1) is not None)
+    if path is not None:
+        return _run_whole_sequence(path, params, xs, carry, lengths, reverse, unroll)
     if _resolve_remat(remat, implementation, num_steps, carry):
         step = jax.checkpoint(step)
 
@@ -250,12 +247,24 @@ def _resolve_remat(remat: bool | None, implementation: str | None, num_steps: in
     return remat
 
 
-def _runs_fused(cell: Cell, params: Any, remat: bool | None, implementation: str | None, num_steps: int,
-                carry: Any, split_batch: bool) -> bool:
-    """Whether :func:`scan` runs this call through :func:`seqjax.fused_lstm.lstm_sequence`
-    (``split_batch``: an explicit-sharding mesh splits the batch)."""
+def _compute_dtype(params: Any, inputs_dtype: Any) -> Any:
+    """The dtype a cell computes in: its first weight's promoted with the inputs', float32
+    for integer inputs and weights."""
+    dtype = jnp.result_type(*(leaf.dtype for leaf in jax.tree.leaves(params)[:1]), inputs_dtype)
+    return dtype if jnp.issubdtype(dtype, jnp.inexact) else jnp.float32
+
+
+def _whole_sequence_lstm(cell: Cell, params: Any, dtype: Any, remat: bool | None, implementation: str | None,
+                         num_steps: int, carry: Any, split_batch: bool) -> str | None:
+    """Which whole-sequence LSTM :func:`scan` runs this call through: ``"native"``
+    (:func:`seqjax.native_lstm.lstm_sequence`), ``"fused"`` (:func:`seqjax.fused_lstm.lstm_sequence`)
+    or ``None`` for ``lax.scan`` (``split_batch``: an explicit-sharding mesh splits the batch)."""
+    if native_lstm.applies(cell, params, dtype, remat=remat, implementation=implementation, split_batch=split_batch):
+        return "native"
     remat = _resolve_remat(remat, implementation, num_steps, carry)
-    return fused_lstm.applies(cell, params, remat=remat, implementation=implementation, split_batch=split_batch)
+    if fused_lstm.applies(cell, params, remat=remat, implementation=implementation, split_batch=split_batch):
+        return "fused"
+    return None
 
 
 def _time_flip(lengths: Array | None) -> Any:
@@ -264,15 +273,14 @@ def _time_flip(lengths: Array | None) -> Any:
     return (lambda a: a[::-1]) if lengths is None else (lambda a: _flip_padded(a, lengths))
 
 
-def _run_fused(params: Any, xs: Array, carry: Any, lengths: Any, reverse: bool, unroll: int | bool,
-               native: bool = False):
-    """:func:`scan` through :func:`seqjax.fused_lstm.lstm_sequence`, or with ``native`` through
-    :func:`seqjax.native_lstm.lstm_sequence` (reverse by flipping)."""
+def _run_whole_sequence(path: str, params: Any, xs: Array, carry: Any, lengths: Any, reverse: bool,
+                        unroll: int | bool):
+    """:func:`scan` through the LSTM ``path`` of :func:`_whole_sequence_lstm` (reverse by flipping)."""
     if lengths is not None:
         lengths = _check_lengths(lengths, xs.shape[0], tuple(xs.shape[1:-1]))
     flip = _time_flip(lengths)
     xs = flip(xs) if reverse else xs
-    if native:
+    if path == "native":
         carry, ys = native_lstm.lstm_sequence(params, xs, carry, lengths)
     else:
         carry, ys = fused_lstm.lstm_sequence(params, xs, carry, lengths, unroll)
@@ -346,14 +354,14 @@ def scan_tokens(
 
     from seqjax import cudnn
 
-    native = native_lstm.applies(cell, params, jnp.result_type(*jax.tree.leaves(params)[:1], table.dtype),
-                                 remat=remat, implementation=implementation,
-                                 split_batch=explicit_batch_spec(ids, feature_dims=0) is not None)
+    batch_carry = carry if carry is not None else jax.eval_shape(lambda: cell.initial_carry(tuple(ids.shape[1:])))
+    path = _whole_sequence_lstm(cell, params, _compute_dtype(params, table.dtype), remat, implementation,
+                                ids.shape[0], batch_carry, explicit_batch_spec(ids, feature_dims=0) is not None)
     if project_table is None:
         project_table = (
             cell.split is not None
             and not cudnn.use_cudnn(cell, params, implementation)
-            and not native
+            and path != "native"
             and table.shape[0] <= TABLE_MAX_ROWS_PER_TOKEN * ids.size
         )
     if not project_table:
@@ -371,9 +379,7 @@ def scan_tokens(
 
     # Derivatives are those of `gathered`: a custom_jvp where it has forward mode, else (the
     # fused and native LSTMs are custom_vjps) a custom_vjp around its own vjp.
-    batch_carry = carry if carry is not None else jax.eval_shape(lambda: cell.initial_carry(tuple(ids.shape[1:])))
-    if native or _runs_fused(cell, params, remat, implementation, ids.shape[0], batch_carry,
-                             explicit_batch_spec(ids, feature_dims=0) is not None):
+    if path is not None:
         projected = jax.custom_vjp(primal)
         projected.defvjp(lambda *args: jax.vjp(gathered, *args), lambda vjp, cotangents: vjp(cotangents))
     else:

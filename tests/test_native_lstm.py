@@ -238,3 +238,13 @@ def test_subnormal_inputs_give_xla_s_values():
     want = sj.scan(cell, params, tiny, carry=carry, implementation="fused")[1]
     assert np.isfinite(np.asarray(ours)).all()
     assert_close(ours, want, atol=2e-6)
+
+
+def test_a_library_that_does_not_load_is_reported_not_raised(tmp_path, monkeypatch):
+    broken = tmp_path / "broken.so"
+    broken.write_bytes(b"not a shared library")
+    monkeypatch.setattr(native_build, "_build", lambda name: broken)
+    monkeypatch.setattr(native_build, "_loaded", {})
+    monkeypatch.setattr(native_build, "_reasons", {})
+    assert native_build.load("lstm_cpu") is None
+    assert native_build.unavailable_reason("lstm_cpu").startswith(f"cannot load {broken}")

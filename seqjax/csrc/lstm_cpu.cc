@@ -34,24 +34,19 @@ namespace ffi = xla::ffi;
 namespace {
 
 #if defined(__AVX512F__)
-constexpr int VL = 16;
-constexpr int MR = 12;
-typedef float vf __attribute__((vector_size(64), aligned(4)));
-typedef float vfa __attribute__((vector_size(64)));
-static inline vfa splat(float x) { return (vfa)_mm512_set1_ps(x); }
+constexpr int VL = 16, MR = 12;
+#define SEQJAX_SET1 _mm512_set1_ps
 #elif defined(__AVX__)
-constexpr int VL = 8;
-constexpr int MR = 6;
-typedef float vf __attribute__((vector_size(32), aligned(4)));
-typedef float vfa __attribute__((vector_size(32)));
-static inline vfa splat(float x) { return (vfa)_mm256_set1_ps(x); }
+constexpr int VL = 8, MR = 6;
+#define SEQJAX_SET1 _mm256_set1_ps
 #else
-constexpr int VL = 4;
-constexpr int MR = 6;
-typedef float vf __attribute__((vector_size(16), aligned(4)));
-typedef float vfa __attribute__((vector_size(16)));
-static inline vfa splat(float x) { return (vfa)_mm_set1_ps(x); }
+constexpr int VL = 4, MR = 6;
+#define SEQJAX_SET1 _mm_set1_ps
 #endif
+typedef float vf __attribute__((vector_size(VL * 4), aligned(4)));  // unaligned loads and stores
+typedef float vfa __attribute__((vector_size(VL * 4)));
+// the ISA's broadcast: a generic `vfa{} + x` costs an extra add per use in the matrix kernel
+static inline vfa splat(float x) { return (vfa)SEQJAX_SET1(x); }
 constexpr int NV = 2;
 constexpr int NR = NV * VL;
 
@@ -132,12 +127,12 @@ static std::vector<float> pack(const float* src, int64_t K, int64_t N, int64_t s
   return out;
 }
 
-// W = [[kernel], [recurrent_kernel]] ([I + H, 4H]) packed.
-static std::vector<float> pack_stacked(const float* kernel, const float* recurrent_kernel, int64_t I, int64_t H) {
+// W = [[kernel], [recurrent_kernel]], [I + H, 4H] row-major.
+static std::vector<float> stacked(const float* kernel, const float* recurrent_kernel, int64_t I, int64_t H) {
   std::vector<float> w((I + H) * 4 * H);
   std::memcpy(w.data(), kernel, I * 4 * H * 4);
   std::memcpy(w.data() + I * 4 * H, recurrent_kernel, H * 4 * H * 4);
-  return pack(w.data(), I + H, 4 * H, 4 * H, 1);
+  return w;
 }
 
 static Operand packed_operand(const std::vector<float>& p, int64_t K) { return {p.data(), NR, K * NR}; }
@@ -355,8 +350,9 @@ static ffi::Error forward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> xs, ffi::B
   Shapes s{d[0], d[1], d[2], h0.dimensions()[1]};
   return guarded([&] {
     FlushDenormals flush;
-    auto w = pack_stacked(kernel.typed_data(), recurrent_kernel.typed_data(), s.I, s.H);
-    Operand wo = packed_operand(w, s.I + s.H);
+    const int64_t IH = s.I + s.H, G = 4 * s.H;
+    auto w = pack(stacked(kernel.typed_data(), recurrent_kernel.typed_data(), s.I, s.H).data(), IH, G, G, 1);
+    Operand wo = packed_operand(w, IH);
     for_chunks(pool, chunks_for(s.B, chunks), s.B, [&](int, int64_t r0, int64_t r1) {
       forward_rows(s, r0, r1, xs.typed_data(), wo, bias.typed_data(), h0.typed_data(), c0.typed_data(),
                    lengths.typed_data(), ys, h, c, residual);
@@ -474,10 +470,7 @@ static ffi::Error backward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> kernel, f
   return guarded([&] {
     FlushDenormals flush;
     // W^T [4H, I + H] packed: element [k, n] is W[n, k] with W = [[kernel], [recurrent_kernel]].
-    std::vector<float> w(IH * G);
-    std::memcpy(w.data(), kernel.typed_data(), I * G * 4);
-    std::memcpy(w.data() + I * G, recurrent_kernel.typed_data(), H * G * 4);
-    auto w_t = pack(w.data(), G, IH, 1, G);
+    auto w_t = pack(stacked(kernel.typed_data(), recurrent_kernel.typed_data(), I, H).data(), G, IH, 1, G);
     Operand wo = packed_operand(w_t, G);
     const int n = chunks_for(s.B, chunks);
     std::vector<std::vector<float>> d_w(n, std::vector<float>(IH * G, 0.f)), d_b(n, std::vector<float>(G, 0.f));
